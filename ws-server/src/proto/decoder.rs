@@ -1,0 +1,284 @@
+//! Incoming bytes to events: frame parsing, unmasking, fragment reassembly, limits and
+//! fast-fail UTF-8 validation.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::{
+    CloseFrame, FrameHeader, OpCode, ProtocolError, Utf8Validator, apply_mask, parse_close_payload,
+};
+use crate::{Limits, Message, Text};
+
+/// What the peer said: a complete message or a control frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A complete (reassembled, validated) text or binary message.
+    Message(Message),
+    /// A ping with its payload, to be answered with a pong carrying the same payload.
+    Ping(Bytes),
+    /// A pong with its payload.
+    Pong(Bytes),
+    /// A close frame: `None` if it carried no status code.
+    Close(Option<CloseFrame>),
+}
+
+/// A sans-IO decoder of client frames.
+///
+/// Feed it a buffer of received bytes; each [`decode`](Decoder::decode) call consumes what
+/// it can and returns at most one event. Limits are checked on each frame header, before
+/// the payload is buffered, and text is validated as its bytes arrive, so invalid UTF-8 is
+/// reported before the rest of the frame is read.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use ws_server::{proto::{Decoder, Event}, Limits, Message};
+///
+/// let mut decoder = Decoder::new(Limits::DEFAULT);
+/// // RFC 6455 section 5.7: a masked "Hello", fed in two pieces.
+/// let wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+/// let mut buf = BytesMut::from(&wire[..4]);
+/// assert_eq!(decoder.decode(&mut buf), Ok(None));
+/// buf.extend_from_slice(&wire[4..]);
+/// assert_eq!(decoder.decode(&mut buf), Ok(Some(Event::Message(Message::from("Hello")))));
+/// ```
+#[derive(Debug)]
+pub struct Decoder {
+    limits: Limits,
+    frame: Option<PendingFrame>,
+    message: Option<PartialMessage>,
+    utf8: Utf8Validator,
+    discarding: bool,
+}
+
+/// A frame whose header is consumed and whose payload is (partly) at the front of the buffer.
+#[derive(Debug)]
+struct PendingFrame {
+    header: FrameHeader,
+    /// Payload bytes not yet consumed from the buffer.
+    len: usize,
+    /// Of those, how many are already unmasked and validated.
+    seen: usize,
+    /// Whether the payload belongs to a text message.
+    text: bool,
+}
+
+/// A fragmented message: the fragments received so far.
+#[derive(Debug)]
+struct PartialMessage {
+    text: bool,
+    frames: usize,
+    data: BytesMut,
+}
+
+impl Decoder {
+    /// A decoder enforcing `limits`.
+    pub fn new(limits: Limits) -> Decoder {
+        Decoder {
+            limits,
+            frame: None,
+            message: None,
+            utf8: Utf8Validator::default(),
+            discarding: false,
+        }
+    }
+
+    /// Stops delivering data: from now on frames are skipped unread and only a close frame
+    /// is reported, as [`Event::Close(None)`](Event::Close). Used once this side has sent a
+    /// close frame or failed the connection.
+    pub fn discard(&mut self) {
+        self.discarding = true;
+        self.message = None;
+    }
+
+    /// Decodes the next event from the front of `buf`, consuming its bytes.
+    ///
+    /// Returns `Ok(None)` when `buf` holds no complete event yet; the bytes of a partial
+    /// frame stay in `buf` (unmasked) and `buf` is given room for the rest of the payload.
+    ///
+    /// # Errors
+    /// Any [`ProtocolError`]; its [`close_code`](ProtocolError::close_code) is the answer.
+    /// Call [`discard`](Decoder::discard) before decoding further.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        loop {
+            if self.frame.is_none() {
+                let Some((header, header_len)) = FrameHeader::parse(buf)? else {
+                    return Ok(None);
+                };
+                buf.advance(header_len);
+                let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+                self.frame = Some(PendingFrame {
+                    header,
+                    len,
+                    seen: 0,
+                    text: false,
+                });
+                if !self.discarding {
+                    self.check_frame()?;
+                }
+            }
+            if self.discarding {
+                match self.skip_frame(buf) {
+                    None => return Ok(None),
+                    Some(OpCode::Close) => return Ok(Some(Event::Close(None))),
+                    Some(_) => continue,
+                }
+            }
+            let Some((header, payload)) = self.take_payload(buf)? else {
+                return Ok(None);
+            };
+            if let Some(event) = self.finish_frame(header, payload)? {
+                return Ok(Some(event));
+            }
+        }
+    }
+
+    /// Validates the pending frame's header against the RFC, the limits and the state of
+    /// the message in progress.
+    fn check_frame(&mut self) -> Result<(), ProtocolError> {
+        let Some(frame) = self.frame.as_mut() else {
+            return Ok(());
+        };
+        let header = frame.header;
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        if header.mask.is_none() {
+            return Err(ProtocolError::UnmaskedFrame);
+        }
+        if header.opcode.is_control() {
+            if !header.fin {
+                return Err(ProtocolError::FragmentedControl);
+            }
+            if header.payload_len > 125 {
+                return Err(ProtocolError::ControlTooLong);
+            }
+            return Ok(());
+        }
+        let limits = self.limits;
+        if frame.len > limits.max_payload_len() {
+            return Err(ProtocolError::PayloadTooLarge {
+                len: header.payload_len,
+                max: limits.max_payload_len(),
+            });
+        }
+        let (frames, size) = match (header.opcode, self.message.as_mut()) {
+            (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
+            (OpCode::Continuation, Some(partial)) => {
+                partial.frames += 1;
+                frame.text = partial.text;
+                (partial.frames, partial.data.len().saturating_add(frame.len))
+            }
+            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (opcode, None) => {
+                frame.text = opcode == OpCode::Text;
+                self.utf8.reset();
+                if !header.fin {
+                    self.message = Some(PartialMessage {
+                        text: frame.text,
+                        frames: 1,
+                        data: BytesMut::new(),
+                    });
+                }
+                (1, frame.len)
+            }
+        };
+        if frames > limits.max_frame_count() {
+            return Err(ProtocolError::TooManyFrames {
+                max: limits.max_frame_count(),
+            });
+        }
+        if size > limits.max_message_len() {
+            return Err(ProtocolError::MessageTooLarge {
+                max: limits.max_message_len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Unmasks and validates the newly arrived part of the pending payload; once all of it
+    /// is there, takes it out of `buf`.
+    fn take_payload(
+        &mut self,
+        buf: &mut BytesMut,
+    ) -> Result<Option<(FrameHeader, Bytes)>, ProtocolError> {
+        let Some(frame) = self.frame.as_mut() else {
+            return Ok(None);
+        };
+        let available = buf.len().min(frame.len);
+        if available > frame.seen {
+            let fresh = &mut buf[frame.seen..available];
+            if let Some(key) = frame.header.mask {
+                apply_mask(fresh, key, frame.seen);
+            }
+            if frame.text {
+                self.utf8
+                    .feed(fresh)
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
+            }
+            frame.seen = available;
+        }
+        if available < frame.len {
+            buf.reserve(frame.len - available);
+            return Ok(None);
+        }
+        let payload = buf.split_to(frame.len).freeze();
+        let header = frame.header;
+        self.frame = None;
+        Ok(Some((header, payload)))
+    }
+
+    /// Turns a complete frame into an event, or folds a fragment into its message.
+    fn finish_frame(
+        &mut self,
+        header: FrameHeader,
+        payload: Bytes,
+    ) -> Result<Option<Event>, ProtocolError> {
+        match header.opcode {
+            OpCode::Ping => return Ok(Some(Event::Ping(payload))),
+            OpCode::Pong => return Ok(Some(Event::Pong(payload))),
+            OpCode::Close => return Ok(Some(Event::Close(close_frame(payload)?))),
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {}
+        }
+        if !header.fin {
+            if let Some(partial) = self.message.as_mut() {
+                partial.data.extend_from_slice(&payload);
+            }
+            return Ok(None);
+        }
+        let (text, payload) = match self.message.take() {
+            Some(mut partial) => {
+                partial.data.extend_from_slice(&payload);
+                (partial.text, partial.data.freeze())
+            }
+            None => (header.opcode == OpCode::Text, payload),
+        };
+        let message = if text {
+            self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
+            Message::Text(Text::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        };
+        Ok(Some(Event::Message(message)))
+    }
+
+    /// Drops the pending frame's payload as it arrives; returns its opcode once it is gone.
+    fn skip_frame(&mut self, buf: &mut BytesMut) -> Option<OpCode> {
+        let frame = self.frame.as_mut()?;
+        let n = buf.len().min(frame.len);
+        buf.advance(n);
+        frame.len -= n;
+        if frame.len > 0 {
+            return None;
+        }
+        self.frame.take().map(|frame| frame.header.opcode)
+    }
+}
+
+fn close_frame(payload: Bytes) -> Result<Option<CloseFrame>, ProtocolError> {
+    Ok(parse_close_payload(&payload)?.map(|(code, _)| CloseFrame {
+        code,
+        reason: Text::from_validated(payload.slice(2..)),
+    }))
+}
+
+#[cfg(test)]
+mod tests;
