@@ -1,7 +1,157 @@
-//! ws-server (work in progress)
+//! A WebSocket server where an endpoint is a plain struct with one attribute.
+//!
+//! ```no_run
+//! use ws_server::{Connection, Handler, Text, serve, ws_resource};
+//!
+//! #[ws_resource("/echo", max_payload = 65536, max_frames = 16)]
+//! #[derive(Default)]
+//! struct Echo;
+//!
+//! impl Handler for Echo {
+//!     async fn on_text(&mut self, conn: &Connection, text: Text) {
+//!         let _ = conn.send_text(text).await;
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> std::io::Result<()> {
+//!     serve!("127.0.0.1:9001").await
+//! }
+//! ```
+//!
+//! # How it works
+//!
+//! - [`#[ws_resource]`](ws_resource) implements [`Resource`] for the struct (its path and
+//!   limits) and registers it in a link-time table, so [`serve!`] finds every resource in
+//!   the program, whichever module or crate defines it. [`Server::builder`] takes explicit
+//!   routes instead.
+//! - The server speaks HTTP/1.1 (hyper). A request to a registered path is checked as a
+//!   WebSocket upgrade (400 if malformed, 426 for versions other than 13), passed to
+//!   [`Handler::accept`], which builds the per-connection value or refuses with a status,
+//!   and then answered with 101. Other paths get 404.
+//! - Each connection runs in one task that owns the handler value. Its callbacks run one
+//!   at a time, in order. The protocol engine ([`proto`]) validates every frame; a
+//!   violation closes that connection alone with the RFC's code (1002, 1007, 1009...).
+//! - A [`Connection`] handle sends messages and closes from anywhere.
+//!
+//! # Limits
+//!
+//! | limit | default | breach |
+//! | --- | --- | --- |
+//! | `max_payload`: bytes in one frame | 1 MiB | 1009, before the payload is read |
+//! | `max_frames`: frames in one message | 1024 | 1009 |
+//! | `max_message`: bytes in one message | 4 MiB | 1009 |
+//!
+//! Invalid UTF-8 in text closes with 1007 as soon as the offending byte arrives.
+//!
+//! # Logging
+//!
+//! Events go to [`tracing`]: connections opened and closed (with the code) and protocol
+//! violations at `INFO`, refused handshakes at `INFO`, I/O details at `DEBUG`.
+
+#![doc(test(attr(deny(warnings))))]
+
 mod config;
+mod conn;
+mod error;
+mod handler;
 mod message;
 pub mod proto;
+mod rejection;
+mod request;
+mod routing;
+mod server;
+mod upgrade;
+
+pub use bytes::Bytes;
 pub use config::{Limits, ResourceConfig};
+pub use conn::{ConnId, Connection};
+pub use error::SendError;
+pub use handler::{Handler, Resource};
+pub use http;
 pub use message::{Message, Text};
 pub use proto::CloseCode;
+pub use rejection::Rejection;
+pub use request::Request;
+pub use server::{Builder, Server};
+/// Serves every `#[ws_resource]` of the program on an address.
+///
+/// `serve!(addr)` is `Server::builder().registered_routes().bind(addr)` followed by
+/// [`Server::run`]: a future of `std::io::Result<()>`. The address is anything
+/// [`tokio::net::ToSocketAddrs`] takes; a string literal is checked at compile time.
+///
+/// ```no_run
+/// #[tokio::main]
+/// async fn main() -> std::io::Result<()> {
+///     ws_server::serve!("127.0.0.1:9001").await
+/// }
+/// ```
+pub use ws_macros::serve;
+/// Makes a struct a WebSocket resource served at a path.
+///
+/// ```
+/// use ws_server::{Handler, ws_resource};
+///
+/// #[ws_resource("/chat", max_payload = 65536, max_frames = 16, max_message = 1048576)]
+/// #[derive(Default)]
+/// struct Chat;
+///
+/// impl Handler for Chat {}
+/// ```
+///
+/// The path must start with `/`. Options, each optional and given at most once:
+/// `max_payload`, `max_frames`, `max_message` (positive integers; see [`Limits`]). The
+/// struct must implement [`Handler`]; unless it is `Default`, it must implement
+/// [`Handler::accept`]. Generic structs cannot be resources.
+pub use ws_macros::ws_resource;
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by the code the macros generate; not a public API.
+
+    pub use inventory;
+
+    pub use crate::routing::Route;
+
+    /// Start of autoref specialisation: `(&&Probe::<T>::new()).construct()` builds `T`
+    /// through `Default` when it has one and returns `None` otherwise.
+    #[derive(Debug)]
+    pub struct Probe<T>(std::marker::PhantomData<T>);
+
+    impl<T> Probe<T> {
+        #[allow(clippy::new_without_default)]
+        pub const fn new() -> Probe<T> {
+            Probe(std::marker::PhantomData)
+        }
+    }
+
+    pub trait ViaDefault<T> {
+        fn construct(&self) -> Option<T>;
+    }
+
+    impl<T: Default> ViaDefault<T> for &Probe<T> {
+        fn construct(&self) -> Option<T> {
+            Some(T::default())
+        }
+    }
+
+    pub trait WithoutDefault<T> {
+        fn construct(&self) -> Option<T>;
+    }
+
+    impl<T> WithoutDefault<T> for Probe<T> {
+        fn construct(&self) -> Option<T> {
+            None
+        }
+    }
+
+    /// What `serve!(addr)` expands to.
+    pub async fn serve(addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
+        crate::Server::builder()
+            .registered_routes()
+            .bind(addr)
+            .await?
+            .run()
+            .await
+    }
+}

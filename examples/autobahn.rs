@@ -1,0 +1,35 @@
+//! An echo server for the Autobahn testsuite's fuzzing client, on `/`, with limits large
+//! enough for its 16 MiB messages and 65,536-fragment messages (cases 9.*).
+//!
+//! ```text
+//! cargo run --release --example autobahn -- --addr 127.0.0.1:9002
+//! ```
+
+mod common;
+
+use ws_server::{Bytes, Connection, Handler, Text, serve, ws_resource};
+
+#[ws_resource(
+    "/",
+    max_payload = 33554432,
+    max_message = 33554432,
+    max_frames = 1000000
+)]
+#[derive(Default)]
+struct AutobahnEcho;
+
+impl Handler for AutobahnEcho {
+    async fn on_text(&mut self, conn: &Connection, text: Text) {
+        let _ = conn.send_text(text).await;
+    }
+
+    async fn on_binary(&mut self, conn: &Connection, data: Bytes) {
+        let _ = conn.send_binary(data).await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    common::init_logging();
+    serve!(common::addr()).await
+}

@@ -1,0 +1,93 @@
+//! The upgrade request, as `accept` and every `Connection` see it.
+
+use std::{borrow::Cow, net::SocketAddr};
+
+use http::{HeaderMap, Uri};
+
+/// The HTTP request that opened a WebSocket connection: path, query, headers, peer.
+///
+/// ```
+/// # use ws_server::Request;
+/// fn nickname(request: &Request) -> String {
+///     request.query("name").map(|name| name.into_owned()).unwrap_or_else(|| "anonymous".into())
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Request {
+    uri: Uri,
+    headers: HeaderMap,
+    peer_addr: SocketAddr,
+}
+
+impl Request {
+    pub(crate) fn new(parts: http::request::Parts, peer_addr: SocketAddr) -> Request {
+        Request {
+            uri: parts.uri,
+            headers: parts.headers,
+            peer_addr,
+        }
+    }
+
+    /// The request path, without the query.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The full request target.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The first value of query parameter `name`, percent-decoded; `None` if absent.
+    ///
+    /// For `/chat?name=J%C3%BCrgen&room=1`, `query("name")` is `Some("Jürgen")`.
+    pub fn query(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.query_pairs()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value)
+    }
+
+    /// Every query parameter in order, percent-decoded.
+    pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
+        form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// A header's value if it is present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// The address of the TCP peer.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(target: &str) -> Request {
+        let (parts, ()) = http::Request::get(target)
+            .body(())
+            .expect("request")
+            .into_parts();
+        Request::new(parts, ([127, 0, 0, 1], 4000).into())
+    }
+
+    #[test]
+    fn query_parameters_are_decoded() {
+        let request = request("/chat?name=J%C3%BCrgen+M&room=1&room=2&flag");
+        assert_eq!(request.path(), "/chat");
+        assert_eq!(request.query("name").as_deref(), Some("Jürgen M"));
+        assert_eq!(request.query("room").as_deref(), Some("1"));
+        assert_eq!(request.query("flag").as_deref(), Some(""));
+        assert_eq!(request.query("missing"), None);
+        assert_eq!(request.query_pairs().count(), 4);
+    }
+}

@@ -1,0 +1,104 @@
+//! The HTTP/1.1 upgrade: request checks, the `accept` hook, the 101 answer and the hand-over
+//! of the socket to the connection task.
+
+mod checks;
+mod rejection;
+
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tracing::{debug, info};
+
+pub(crate) use rejection::HandshakeRejection;
+
+use crate::{
+    Connection, Handler, Request,
+    conn::{self, Settings},
+    rejection::Body,
+    server::ServerShared,
+};
+
+/// What the HTTP layer knows when a request reaches a resource.
+pub(crate) struct UpgradeContext {
+    pub(crate) shared: Arc<ServerShared>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) settings: Settings,
+}
+
+pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
+/// The upgrade entry point of resource `H`, stored in its [`Route`](crate::routing::Route).
+pub(crate) fn upgrade_to<H: Handler>(
+    request: hyper::Request<Incoming>,
+    cx: UpgradeContext,
+) -> ResponseFuture {
+    Box::pin(upgrade::<H>(request, cx))
+}
+
+async fn upgrade<H: Handler>(
+    mut request: hyper::Request<Incoming>,
+    cx: UpgradeContext,
+) -> Response<Body> {
+    let accept_key = match checks::check(&request) {
+        Ok(key) => key,
+        Err(rejection) => {
+            info!(peer = %cx.peer, path = request.uri().path(), %rejection, "refused handshake");
+            return rejection.into_response();
+        }
+    };
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let (parts, _body) = request.into_parts();
+    let request = Request::new(parts, cx.peer);
+    let handler = match H::accept(&request).await {
+        Ok(handler) => handler,
+        Err(rejection) => {
+            info!(peer = %cx.peer, path = request.path(), status = %rejection.status(), "upgrade refused by accept");
+            return rejection.into_response();
+        }
+    };
+    let conn = Connection::new(cx.shared.next_conn_id(), request);
+    let settings = cx.settings;
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    conn::run(
+                        parts.io.into_inner(),
+                        parts.read_buf,
+                        handler,
+                        conn,
+                        settings,
+                    )
+                    .await
+                }
+                Err(upgraded) => {
+                    conn::run(
+                        TokioIo::new(upgraded),
+                        Bytes::new(),
+                        handler,
+                        conn,
+                        settings,
+                    )
+                    .await
+                }
+            },
+            Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
+        }
+    });
+    switching_protocols(accept_key)
+}
+
+fn switching_protocols(accept_key: HeaderValue) -> Response<Body> {
+    let mut response = Response::new(Full::new(Bytes::new()));
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+    response
+}
