@@ -1,0 +1,143 @@
+//! Each limit and invalid UTF-8 close the offending connection with the RFC's code, and
+//! only that connection.
+
+mod support;
+
+use bytes::Bytes;
+use futures_util::SinkExt;
+use support::{
+    Recorder, close_frame_of, connect, expect_close, masked, raw_upgrade, round_trip, start,
+    unique_tag, wait_for,
+};
+use tokio::io::AsyncWriteExt;
+use tokio_tungstenite::tungstenite::{
+    Message,
+    protocol::frame::{
+        Frame,
+        coding::{Data, OpCode},
+    },
+};
+use ws_server::Server;
+
+async fn server() -> std::net::SocketAddr {
+    start(Server::builder().route::<Recorder>()).await
+}
+
+/// Waits for the recorder's close event and returns it.
+async fn recorded_close(tag: &str) -> String {
+    let events = wait_for(tag, |events| events.iter().any(|e| e.starts_with("close:"))).await;
+    events
+        .into_iter()
+        .find(|e| e.starts_with("close:"))
+        .expect("close event")
+}
+
+#[tokio::test]
+async fn oversized_frame_is_refused_on_its_header_with_1009() {
+    let addr = server().await;
+    let tag = unique_tag();
+    let mut stream = raw_upgrade(addr, &format!("/record?tag={tag}"), &[]).await;
+    // Announce 10 MB (the resource allows 1000 bytes per frame) and send no payload: the
+    // answer must not wait for it.
+    let header = &masked(true, 2, &vec![0u8; 10_000_000])[..14];
+    stream.write_all(header).await.expect("write");
+    let (code, reason) = close_frame_of(stream).await;
+    assert_eq!(code, 1009, "{reason}");
+    assert!(recorded_close(&tag).await.starts_with("close:1009:"));
+}
+
+#[tokio::test]
+async fn too_many_frames_in_one_message_is_1009_counting_the_first() {
+    let addr = server().await;
+    let tag = unique_tag();
+    let mut client = connect(addr, &format!("/record?tag={tag}")).await;
+    // Four frames are allowed...
+    let send_fragmented = async |client: &mut support::Client, count: usize| {
+        for i in 0..count {
+            let opcode = if i == 0 {
+                OpCode::Data(Data::Text)
+            } else {
+                OpCode::Data(Data::Continue)
+            };
+            let frame = Frame::message(Bytes::from_static(b"x"), opcode, i + 1 == count);
+            client.send(Message::Frame(frame)).await.expect("send");
+        }
+    };
+    send_fragmented(&mut client, 4).await;
+    assert_eq!(support::next(&mut client).await, Message::text("xxxx"));
+    // ...five are not.
+    send_fragmented(&mut client, 5).await;
+    assert_eq!(expect_close(&mut client).await.0, 1009);
+    assert!(recorded_close(&tag).await.starts_with("close:1009:"));
+}
+
+#[tokio::test]
+async fn message_over_the_size_limit_across_fragments_is_1009() {
+    let addr = server().await;
+    let tag = unique_tag();
+    let mut client = connect(addr, &format!("/record?tag={tag}")).await;
+    for (i, fin) in [(0, false), (1, false), (2, true)] {
+        let opcode = if i == 0 {
+            OpCode::Data(Data::Binary)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(Bytes::from(vec![1u8; 900]), opcode, fin);
+        client.send(Message::Frame(frame)).await.expect("send");
+    }
+    assert_eq!(expect_close(&mut client).await.0, 1009);
+    assert!(recorded_close(&tag).await.starts_with("close:1009:"));
+}
+
+#[tokio::test]
+async fn invalid_utf8_is_1007_without_waiting_for_the_end_of_the_frame() {
+    let addr = server().await;
+    let tag = unique_tag();
+    let mut stream = raw_upgrade(addr, &format!("/record?tag={tag}"), &[]).await;
+    let mut payload = b"valid start ".to_vec();
+    payload.extend_from_slice(&[0xf4, 0x90, 0x80, 0x80]);
+    payload.extend_from_slice(&[b'z'; 500]);
+    let frame = masked(true, 1, &payload);
+    // Only the frame's first part, up to and including the offending byte.
+    let cut = frame.len() - payload.len() + 12 + 2;
+    stream.write_all(&frame[..cut]).await.expect("write");
+    let (code, _) = close_frame_of(stream).await;
+    assert_eq!(code, 1007);
+    assert!(recorded_close(&tag).await.starts_with("close:1007:"));
+}
+
+#[tokio::test]
+async fn invalid_utf8_split_across_fragments_is_1007() {
+    let addr = server().await;
+    let mut client = connect(addr, &format!("/record?tag={}", unique_tag())).await;
+    let parts: [(&[u8], OpCode, bool); 2] = [
+        ("κόσμε".as_bytes(), OpCode::Data(Data::Text), false),
+        (&[0xed, 0xa0, 0x80], OpCode::Data(Data::Continue), true), // a UTF-16 surrogate
+    ];
+    for (bytes, opcode, fin) in parts {
+        client
+            .send(Message::Frame(Frame::message(
+                Bytes::copy_from_slice(bytes),
+                opcode,
+                fin,
+            )))
+            .await
+            .expect("send");
+    }
+    assert_eq!(expect_close(&mut client).await.0, 1007);
+}
+
+#[tokio::test]
+async fn a_failed_connection_does_not_disturb_the_others() {
+    let addr = server().await;
+    let mut healthy = connect(addr, &format!("/record?tag={}", unique_tag())).await;
+    assert_eq!(round_trip(&mut healthy, "before").await, "before");
+    for _ in 0..5 {
+        let mut bad = connect(addr, &format!("/record?tag={}", unique_tag())).await;
+        bad.send(Message::Binary(Bytes::from(vec![0u8; 5000])))
+            .await
+            .expect("send");
+        assert_eq!(expect_close(&mut bad).await.0, 1009);
+    }
+    assert_eq!(round_trip(&mut healthy, "after").await, "after");
+}
