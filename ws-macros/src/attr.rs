@@ -1,5 +1,6 @@
 //! Parsing `#[ws_resource("/path", key = value, ...)]`.
 
+use proc_macro2::Span;
 use syn::{
     Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp,
     parse::{Parse, ParseStream},
@@ -26,7 +27,10 @@ pub(crate) struct Limit {
 impl Parse for ResourceArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         if input.is_empty() {
-            return Err(input.error("expected the resource path, like #[ws_resource(\"/chat\")]"));
+            return Err(syn::Error::new(
+                Span::call_site(),
+                "#[ws_resource] needs the resource path, like #[ws_resource(\"/chat\")]",
+            ));
         }
         let path: LitStr = input.parse().map_err(|e| {
             syn::Error::new(
@@ -65,6 +69,12 @@ fn parse_limit(input: ParseStream<'_>) -> syn::Result<Limit> {
     } else {
         return Err(lookahead.error());
     };
+    if !input.peek(Token![=]) {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("`{key}` needs a value, like `{key} = 65536`"),
+        ));
+    }
     input.parse::<Token![=]>()?;
     let value: Expr = input.parse()?;
     Ok(Limit {

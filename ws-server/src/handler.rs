@@ -71,7 +71,7 @@ pub trait Handler: Resource {
     /// implement `accept`, or every upgrade is refused with 500 and an error is logged.
     ///
     /// ```
-    /// use ws_server::{Handler, Rejection, Request, http::StatusCode, ws_resource};
+    /// use ws_server::{Connection, Handler, Rejection, Request, http::StatusCode, ws_resource};
     ///
     /// #[ws_resource("/private")]
     /// struct Private {
@@ -84,6 +84,10 @@ pub trait Handler: Resource {
     ///             Some(token) if token == "s3cret" => Ok(Private { user: "alice".into() }),
     ///             _ => Err(Rejection::new(StatusCode::UNAUTHORIZED, "bad token")),
     ///         }
+    ///     }
+    ///
+    ///     async fn on_open(&mut self, conn: &Connection) {
+    ///         let _ = conn.send_text(format!("hello {}", self.user)).await;
     ///     }
     /// }
     /// ```

@@ -11,6 +11,7 @@ use http::{HeaderMap, Uri};
 /// fn nickname(request: &Request) -> String {
 ///     request.query("name").map(|name| name.into_owned()).unwrap_or_else(|| "anonymous".into())
 /// }
+/// # let _ = nickname;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Request {

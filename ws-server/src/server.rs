@@ -48,6 +48,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// println!("listening on {}", server.local_addr()?);
 /// server.run().await
 /// # }
+/// # let _ = start;
 /// ```
 #[derive(Debug)]
 pub struct Server {
@@ -78,6 +79,7 @@ impl ServerShared {
 ///     .registered_routes()
 ///     .limits(Limits::DEFAULT.max_message(1 << 20))
 ///     .close_timeout(Duration::from_secs(2));
+/// # let _ = builder;
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "a builder does nothing until `bind` is awaited"]

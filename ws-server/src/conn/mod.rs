@@ -42,7 +42,7 @@ impl fmt::Display for ConnId {
 /// is queued or received, sending fails with [`SendError::Closed`].
 ///
 /// ```
-/// # use ws_server::{Connection, Handler, Text, ws_resource};
+/// # use ws_server::{Connection, Handler, ws_resource};
 /// # #[ws_resource("/room")] #[derive(Default)] struct Room;
 /// impl Handler for Room {
 ///     async fn on_open(&mut self, conn: &Connection) {

@@ -1,0 +1,8 @@
+use ws_server::Handler;
+
+#[derive(Default)]
+struct Chat;
+
+impl Handler for Chat {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use ws_server::ws_resource;
+
+#[ws_resource("/chat")]
+enum Chat {
+    Open,
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use ws_server::ws_resource;
+
+#[ws_resource("/chat")]
+fn chat() {}
+
+fn main() {}

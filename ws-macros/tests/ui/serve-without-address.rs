@@ -1,0 +1,4 @@
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    ws_server::serve!().await
+}
