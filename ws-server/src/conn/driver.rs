@@ -143,8 +143,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
 
     /// Fails the connection with the close code the error calls for.
     fn fail(&mut self, error: &ProtocolError) {
-        if self.decoder_is_discarding() {
-            // The stream is past parsing: give up on the peer's close.
+        if self.ending.is_some() {
+            // Already closing, so the decoder was only skipping frames, and even their
+            // headers make no sense: give up on the peer's close.
             debug!(conn = %self.conn.id(), %error, "unparseable data while closing");
             self.done_reading = true;
             return;
@@ -164,10 +165,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.done_reading = true;
         }
         self.notice_close();
-    }
-
-    fn decoder_is_discarding(&self) -> bool {
-        self.ending.is_some()
     }
 
     /// Answers the peer's close, or completes the handshake this side started.
