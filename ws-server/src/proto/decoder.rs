@@ -8,6 +8,9 @@ use super::{
 };
 use crate::{Limits, Message, Text};
 
+/// The least room made in the buffer for an incomplete payload.
+const MIN_RESERVE: usize = 16 * 1024;
+
 /// What the peer said: a complete message or a control frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -92,7 +95,8 @@ impl Decoder {
     /// Decodes the next event from the front of `buf`, consuming its bytes.
     ///
     /// Returns `Ok(None)` when `buf` holds no complete event yet; the bytes of a partial
-    /// frame stay in `buf` (unmasked) and `buf` is given room for the rest of the payload.
+    /// frame stay in `buf` (unmasked) and `buf` is given room for more of the payload, in
+    /// proportion to what has arrived rather than to what the header announces.
     ///
     /// # Errors
     /// Any [`ProtocolError`]; its [`close_code`](ProtocolError::close_code) is the answer.
@@ -217,7 +221,10 @@ impl Decoder {
             frame.seen = available;
         }
         if available < frame.len {
-            buf.reserve(frame.len - available);
+            // Grow with what arrives (doubling, so a large frame costs few copies) rather
+            // than trusting the announced length: a header alone must not buy memory.
+            let want = (frame.len - available).min(buf.capacity().max(MIN_RESERVE));
+            buf.reserve(want);
             return Ok(None);
         }
         let payload = buf.split_to(frame.len).freeze();

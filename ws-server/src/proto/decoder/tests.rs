@@ -279,3 +279,25 @@ fn large_single_frame_is_delivered_without_loss() {
         Ok(vec![Event::Message(Message::Binary(payload.into()))])
     );
 }
+
+#[test]
+fn an_announced_payload_does_not_reserve_memory_before_it_arrives() {
+    let mut decoder = Decoder::new(Limits::DEFAULT.max_payload(64 << 20).max_message(64 << 20));
+    let wire = frame(true, 2, &vec![0u8; 32 << 20]);
+    let mut buf = BytesMut::from(&wire[..14]);
+    assert_eq!(decoder.decode(&mut buf), Ok(None));
+    assert!(
+        buf.capacity() <= 64 * 1024,
+        "reserved {} bytes for a bare header",
+        buf.capacity()
+    );
+    // Fed in pieces, the whole frame still arrives intact.
+    for chunk in wire[14..].chunks(1 << 20) {
+        buf.extend_from_slice(chunk);
+        if let Some(event) = decoder.decode(&mut buf).expect("valid") {
+            assert!(matches!(event, Event::Message(Message::Binary(ref b)) if b.len() == 32 << 20));
+            return;
+        }
+    }
+    panic!("the frame was never completed");
+}
