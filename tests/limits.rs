@@ -6,17 +6,11 @@ mod support;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use support::{
-    Recorder, close_frame_of, connect, expect_close, masked, raw_upgrade, round_trip, start,
-    unique_tag, wait_for,
+    Recorder, close_frame_of, connect, expect_close, masked, raw_upgrade, round_trip,
+    send_fragments, start, unique_tag, wait_for,
 };
 use tokio::io::AsyncWriteExt;
-use tokio_tungstenite::tungstenite::{
-    Message,
-    protocol::frame::{
-        Frame,
-        coding::{Data, OpCode},
-    },
-};
+use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::Data};
 use ws_server::Server;
 
 async fn server() -> std::net::SocketAddr {
@@ -52,21 +46,10 @@ async fn too_many_frames_in_one_message_is_1009_counting_the_first() {
     let tag = unique_tag();
     let mut client = connect(addr, &format!("/record?tag={tag}")).await;
     // Four frames are allowed...
-    let send_fragmented = async |client: &mut support::Client, count: usize| {
-        for i in 0..count {
-            let opcode = if i == 0 {
-                OpCode::Data(Data::Text)
-            } else {
-                OpCode::Data(Data::Continue)
-            };
-            let frame = Frame::message(Bytes::from_static(b"x"), opcode, i + 1 == count);
-            client.send(Message::Frame(frame)).await.expect("send");
-        }
-    };
-    send_fragmented(&mut client, 4).await;
+    send_fragments(&mut client, Data::Text, &[b"x"; 4]).await;
     assert_eq!(support::next(&mut client).await, Message::text("xxxx"));
     // ...five are not.
-    send_fragmented(&mut client, 5).await;
+    send_fragments(&mut client, Data::Text, &[b"x"; 5]).await;
     assert_eq!(expect_close(&mut client).await.0, 1009);
     assert!(recorded_close(&tag).await.starts_with("close:1009:"));
 }
@@ -76,15 +59,8 @@ async fn message_over_the_size_limit_across_fragments_is_1009() {
     let addr = server().await;
     let tag = unique_tag();
     let mut client = connect(addr, &format!("/record?tag={tag}")).await;
-    for (i, fin) in [(0, false), (1, false), (2, true)] {
-        let opcode = if i == 0 {
-            OpCode::Data(Data::Binary)
-        } else {
-            OpCode::Data(Data::Continue)
-        };
-        let frame = Frame::message(Bytes::from(vec![1u8; 900]), opcode, fin);
-        client.send(Message::Frame(frame)).await.expect("send");
-    }
+    // Each frame is within max_payload (1000); together they exceed max_message (2000).
+    send_fragments(&mut client, Data::Binary, &[&[1u8; 900]; 3]).await;
     assert_eq!(expect_close(&mut client).await.0, 1009);
     assert!(recorded_close(&tag).await.starts_with("close:1009:"));
 }
@@ -110,20 +86,13 @@ async fn invalid_utf8_is_1007_without_waiting_for_the_end_of_the_frame() {
 async fn invalid_utf8_split_across_fragments_is_1007() {
     let addr = server().await;
     let mut client = connect(addr, &format!("/record?tag={}", unique_tag())).await;
-    let parts: [(&[u8], OpCode, bool); 2] = [
-        ("κόσμε".as_bytes(), OpCode::Data(Data::Text), false),
-        (&[0xed, 0xa0, 0x80], OpCode::Data(Data::Continue), true), // a UTF-16 surrogate
-    ];
-    for (bytes, opcode, fin) in parts {
-        client
-            .send(Message::Frame(Frame::message(
-                Bytes::copy_from_slice(bytes),
-                opcode,
-                fin,
-            )))
-            .await
-            .expect("send");
-    }
+    // The second fragment is a UTF-16 surrogate.
+    send_fragments(
+        &mut client,
+        Data::Text,
+        &["κόσμε".as_bytes(), &[0xed, 0xa0, 0x80]],
+    )
+    .await;
     assert_eq!(expect_close(&mut client).await.0, 1007);
 }
 

@@ -7,9 +7,19 @@ mod wire;
 
 use std::{net::SocketAddr, time::Duration};
 
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{
+        Message,
+        protocol::frame::{
+            Frame,
+            coding::{Data, OpCode},
+        },
+    },
+};
 use ws_server::Builder;
 
 #[allow(unused_imports)]
@@ -52,6 +62,27 @@ pub(crate) async fn next(client: &mut Client) -> Message {
         if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
             return message;
         }
+    }
+}
+
+/// Sends one message as several frames: `parts[0]` as a `kind` frame, the rest as
+/// continuations, FIN on the last.
+pub(crate) async fn send_fragments<P: AsRef<[u8]>>(client: &mut Client, kind: Data, parts: &[P]) {
+    for (i, part) in parts.iter().enumerate() {
+        let opcode = if i == 0 {
+            OpCode::Data(kind)
+        } else {
+            OpCode::Data(Data::Continue)
+        };
+        let frame = Frame::message(
+            Bytes::copy_from_slice(part.as_ref()),
+            opcode,
+            i + 1 == parts.len(),
+        );
+        client
+            .send(Message::Frame(frame))
+            .await
+            .expect("send fragment");
     }
 }
 
