@@ -125,3 +125,25 @@ async fn a_client_that_never_answers_the_close_is_dropped_after_the_timeout() {
         .expect("server closed the socket")
         .expect("read");
 }
+
+#[tokio::test]
+async fn a_panicking_callback_closes_its_connection_with_1011_and_on_close_still_runs() {
+    let addr = start(Server::builder().route::<Recorder>()).await;
+    let mut neighbour = connect(addr, &format!("/record?tag={}", unique_tag())).await;
+    let tag = unique_tag();
+    let mut client = connect(addr, &format!("/record?tag={tag}")).await;
+    client.send(Message::text("panic")).await.expect("send");
+    assert_eq!(
+        expect_close(&mut client).await,
+        (1011, "internal error".to_owned())
+    );
+    let events = wait_for(&tag, closed).await;
+    assert_eq!(
+        events.last().map(String::as_str),
+        Some("close:1011:internal error")
+    );
+    assert_eq!(
+        support::round_trip(&mut neighbour, "still here").await,
+        "still here"
+    );
+}

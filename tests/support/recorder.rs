@@ -55,7 +55,7 @@ pub(crate) async fn wait_for(tag: &str, done: impl Fn(&[String]) -> bool) -> Vec
 
 /// Echoes messages and records `open`, `text:..`, `binary:LEN` and `close:CODE:REASON`.
 /// Text commands: `close-me` closes with 4000; `sleep N` records `begin:N`, sleeps, then
-/// `end:N`; `later` answers from another task.
+/// `end:N`; `later` answers from another task; `panic` panics.
 #[ws_resource("/record", max_payload = 1000, max_frames = 4, max_message = 2000)]
 pub(crate) struct Recorder {
     tag: String,
@@ -87,6 +87,8 @@ impl Handler for Recorder {
             record(&self.tag, format!("begin:{n}"));
             tokio::time::sleep(Duration::from_millis(30)).await;
             record(&self.tag, format!("end:{n}"));
+        } else if text == "panic" {
+            panic!("the test asked for a panic");
         } else if text == "later" {
             let conn = conn.clone();
             tokio::spawn(async move { conn.send_text("from another task").await });

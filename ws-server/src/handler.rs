@@ -117,6 +117,9 @@ pub trait Handler: Resource {
     /// The connection ended. Runs exactly once per opened connection, whatever ended it,
     /// with the close code received from the peer (1005 if its close frame had none), or
     /// the code this side sent, or 1006 if the connection ended without a close frame.
+    ///
+    /// A panic in any callback fails that connection alone with 1011 (internal error);
+    /// `on_close` still runs.
     fn on_close(
         &mut self,
         conn: &Connection,

@@ -1,14 +1,21 @@
 //! The task behind one connection: reads and decodes frames, runs the handler's callbacks
 //! in order, answers pings, runs the close handshake and writes queued frames.
 
-use std::{collections::VecDeque, future::pending, io, time::Duration};
+use std::{
+    collections::VecDeque,
+    future::{Future, pending},
+    io,
+    panic::AssertUnwindSafe,
+    time::Duration,
+};
 
 use bytes::{Bytes, BytesMut};
+use futures_util::FutureExt;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::{Instant, sleep_until, timeout, timeout_at},
 };
-use tracing::{debug, info};
+use tracing::{debug, error, info};
 
 use super::{Connection, outbox::CloseStatus, writer::write_frames};
 use crate::{
@@ -54,12 +61,31 @@ pub(crate) async fn run<H, S>(
         done_reading: false,
     };
     conn.outbox().set_busy();
-    handler.on_open(&conn).await;
+    if guarded(handler.on_open(&conn)).await.is_err() {
+        driver.handler_panicked("on_open");
+    }
     let (code, reason) = driver.drive(&mut handler).await;
     drop(driver);
     conn.outbox().shut();
     info!(conn = %conn.id(), %code, reason, "connection closed");
-    handler.on_close(&conn, code, &reason).await;
+    if guarded(handler.on_close(&conn, code, &reason))
+        .await
+        .is_err()
+    {
+        error!(conn = %conn.id(), "handler panicked in on_close");
+    }
+}
+
+/// A callback panicked.
+struct Panicked;
+
+/// Awaits a callback, turning a panic into an error: a bug in one handler fails its own
+/// connection (with 1011) instead of silently killing the task behind it.
+async fn guarded(callback: impl Future<Output = ()>) -> Result<(), Panicked> {
+    AssertUnwindSafe(callback)
+        .catch_unwind()
+        .await
+        .map_err(|_| Panicked)
 }
 
 struct Driver<S> {
@@ -128,17 +154,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     continue;
                 }
             };
-            match event {
-                Event::Message(Message::Text(text)) => handler.on_text(&self.conn, text).await,
-                Event::Message(Message::Binary(data)) => handler.on_binary(&self.conn, data).await,
+            let outcome = match event {
+                Event::Message(Message::Text(text)) => {
+                    guarded(handler.on_text(&self.conn, text)).await
+                }
+                Event::Message(Message::Binary(data)) => {
+                    guarded(handler.on_binary(&self.conn, data)).await
+                }
                 Event::Ping(payload) => {
                     // Refused only once closing, when no pong is owed any more.
                     let _ = self.conn.outbox().push(OutFrame::pong(payload));
+                    Ok(())
                 }
-                Event::Pong(_) => {}
-                Event::Close(frame) => self.on_peer_close(frame),
+                Event::Pong(_) => Ok(()),
+                Event::Close(frame) => {
+                    self.on_peer_close(frame);
+                    Ok(())
+                }
+            };
+            if outcome.is_err() {
+                self.handler_panicked("a message callback");
             }
         }
+    }
+
+    /// Fails the connection with 1011 after a callback panicked.
+    fn handler_panicked(&mut self, callback: &str) {
+        error!(conn = %self.conn.id(), callback, "handler panicked; closing the connection with 1011");
+        self.conn.outbox().push_close(Some((
+            CloseCode::INTERNAL_ERROR,
+            "internal error".to_owned(),
+        )));
+        self.notice_close();
     }
 
     /// Fails the connection with the close code the error calls for.
