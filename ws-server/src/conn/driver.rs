@@ -202,12 +202,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.conn
             .outbox()
             .push_close(Some((code, error.to_string())));
-        if matches!(
-            error,
-            ProtocolError::CloseTooShort
-                | ProtocolError::InvalidCloseCode(_)
-                | ProtocolError::InvalidCloseReason
-        ) {
+        if error.is_in_close_frame() {
             // That was the peer's close frame, bad as it was: no other is coming.
             self.done_reading = true;
         }

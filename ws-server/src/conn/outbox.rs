@@ -95,16 +95,6 @@ impl Outbox {
         self.lock().close.clone()
     }
 
-    /// Resolves once a frame was queued while the task was idle.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: a wake-up that arrives while nobody waits is kept for the next call.
-    pub(crate) async fn queued(&self) {
-        self.wake.notified().await;
-    }
-}
-
-impl Outbox {
     /// The connection is gone: refuse every later send and free what is queued.
     pub(crate) fn shut(&self) {
         let mut state = self.lock();
@@ -113,5 +103,13 @@ impl Outbox {
             state.close = Some((CloseCode::ABNORMAL, String::new()));
         }
         self.closing.store(true, Ordering::Release);
+    }
+
+    /// Resolves once a frame was queued while the task was idle.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a wake-up that arrives while nobody waits is kept for the next call.
+    pub(crate) async fn queued(&self) {
+        self.wake.notified().await;
     }
 }

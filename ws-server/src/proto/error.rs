@@ -84,4 +84,21 @@ impl ProtocolError {
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
+
+    /// Whether the error is in the peer's close frame. After one, no other close frame will
+    /// come, so the close handshake is over once this side answers.
+    ///
+    /// ```
+    /// use ws_server::proto::ProtocolError;
+    /// assert!(ProtocolError::InvalidCloseCode(1005).is_in_close_frame());
+    /// assert!(!ProtocolError::InvalidUtf8.is_in_close_frame());
+    /// ```
+    pub fn is_in_close_frame(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::CloseTooShort
+                | ProtocolError::InvalidCloseCode(_)
+                | ProtocolError::InvalidCloseReason
+        )
+    }
 }
