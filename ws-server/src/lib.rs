@@ -51,20 +51,26 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod builder;
 mod config;
 mod conn;
 mod error;
+mod handle;
 mod handler;
+mod hub;
 mod message;
 pub mod proto;
+mod registry;
 mod rejection;
 mod request;
 mod routing;
+mod serve;
 mod server;
+mod state;
 mod upgrade;
 
 pub use bytes::Bytes;
-pub use config::{Limits, ResourceConfig};
+pub use config::{Backpressure, Heartbeat, Limits, ResourceConfig, SlowConsumer};
 pub use conn::{ConnId, Connection};
 pub use error::SendError;
 pub use handler::{Handler, Resource};
@@ -73,7 +79,11 @@ pub use message::{Message, Text};
 pub use proto::CloseCode;
 pub use rejection::Rejection;
 pub use request::Request;
-pub use server::{Builder, Server};
+pub use builder::Builder;
+pub use handle::ServerHandle;
+pub use registry::Delivery;
+pub use serve::Serve;
+pub use server::Server;
 /// Serves every `#[ws_resource]` of the program on an address.
 ///
 /// `serve!(addr)` is `Server::builder().registered_routes().bind(addr)` followed by
@@ -146,13 +156,8 @@ pub mod __private {
     }
 
     /// What `serve!(addr)` expands to.
-    pub async fn serve(addr: impl tokio::net::ToSocketAddrs) -> std::io::Result<()> {
-        crate::Server::builder()
-            .registered_routes()
-            .bind(addr)
-            .await?
-            .run()
-            .await
+    pub fn serve<A: tokio::net::ToSocketAddrs + Send + 'static>(addr: A) -> crate::Serve<A> {
+        crate::Serve::new(addr)
     }
 }
 

@@ -4,6 +4,8 @@ use std::{borrow::Cow, net::SocketAddr};
 
 use http::{HeaderMap, Uri};
 
+use crate::ServerHandle;
+
 /// The HTTP request that opened a WebSocket connection: path, query, headers, peer.
 ///
 /// ```
@@ -18,15 +20,34 @@ pub struct Request {
     uri: Uri,
     headers: HeaderMap,
     peer_addr: SocketAddr,
+    server: ServerHandle,
 }
 
 impl Request {
-    pub(crate) fn new(parts: http::request::Parts, peer_addr: SocketAddr) -> Request {
+    pub(crate) fn new(
+        parts: http::request::Parts,
+        peer_addr: SocketAddr,
+        server: ServerHandle,
+    ) -> Request {
         Request {
             uri: parts.uri,
             headers: parts.headers,
             peer_addr,
+            server,
         }
+    }
+
+    /// The server the request came to.
+    pub fn server(&self) -> &ServerHandle {
+        &self.server
+    }
+
+    /// The server-wide state value of type `T`, as given to
+    /// [`Builder::state`](crate::Builder::state); `None` if none was. Available in
+    /// [`Handler::accept`](crate::Handler::accept), for example to check a token against
+    /// a store.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.server.state()
     }
 
     /// The request path, without the query.
@@ -78,7 +99,8 @@ mod tests {
             .body(())
             .expect("request")
             .into_parts();
-        Request::new(parts, ([127, 0, 0, 1], 4000).into())
+        let server = ServerHandle::new(std::sync::Arc::new(crate::hub::Hub::new()));
+        Request::new(parts, ([127, 0, 0, 1], 4000).into(), server)
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! Resources by path: the link-time table `#[ws_resource]` fills, and the router built from
 //! it at start-up.
 
-use std::{collections::HashMap, fmt, io};
+use std::{collections::HashMap, fmt, io, sync::Arc};
 
 use hyper::body::Incoming;
 
 use crate::{
     Handler, ResourceConfig,
     conn::Settings,
+    registry::Members,
     upgrade::{ResponseFuture, UpgradeContext, upgrade_to},
 };
 
@@ -72,6 +73,8 @@ pub(crate) fn registered() -> impl Iterator<Item = Route> {
 pub(crate) struct Entry {
     pub(crate) route: Route,
     pub(crate) settings: Settings,
+    /// The live connections at this path.
+    pub(crate) members: Arc<Members>,
 }
 
 /// Exact-path lookup of routes.
@@ -107,9 +110,19 @@ impl Router {
             }
             let settings = Settings {
                 limits: route.config.limits(defaults.limits),
+                backpressure: route.config.backpressure(defaults.backpressure),
+                heartbeat: route.config.heartbeat(defaults.heartbeat),
                 ..defaults
             };
-            by_path.insert(route.path(), Entry { route, settings });
+            let members = Arc::new(Members::new(route.path()));
+            by_path.insert(
+                route.path(),
+                Entry {
+                    route,
+                    settings,
+                    members,
+                },
+            );
         }
         Ok(Router { by_path })
     }
@@ -120,5 +133,13 @@ impl Router {
 
     pub(crate) fn paths(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.by_path.keys().copied()
+    }
+
+    /// Every path's live connections, for the registry.
+    pub(crate) fn members(&self) -> Vec<Arc<Members>> {
+        self.by_path
+            .values()
+            .map(|entry| entry.members.clone())
+            .collect()
     }
 }

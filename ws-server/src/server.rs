@@ -1,27 +1,18 @@
-//! Building, binding and running a server.
+//! A bound server: the accept loop, HTTP/1.1 until the upgrade, and graceful shutdown.
 
-use std::{
-    convert::Infallible,
-    io,
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::StatusCode;
 use hyper::{server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream, ToSocketAddrs};
+use tokio::net::{TcpListener, TcpStream};
 use tracing::{debug, error, info};
 
 use crate::{
-    ConnId, Handler, Limits,
-    conn::Settings,
+    ServerHandle,
+    builder::Builder,
     rejection::{Body, plain_response},
-    routing::{self, Route, Router},
+    routing::Router,
     upgrade::UpgradeContext,
 };
 
@@ -46,7 +37,7 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// # async fn start() -> std::io::Result<()> {
 /// let server = Server::builder().route::<Echo>().bind("127.0.0.1:0").await?;
 /// println!("listening on {}", server.local_addr()?);
-/// server.run().await
+/// server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
 /// # }
 /// # let _ = start;
 /// ```
@@ -56,48 +47,21 @@ pub struct Server {
     shared: Arc<ServerShared>,
 }
 
-/// What every connection of a server shares.
+/// What every HTTP connection of a server shares.
 #[derive(Debug)]
 pub(crate) struct ServerShared {
-    router: Router,
-    next_id: AtomicU64,
-}
-
-impl ServerShared {
-    pub(crate) fn next_conn_id(&self) -> ConnId {
-        ConnId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
-    }
-}
-
-/// Configures a [`Server`]: which resources it serves and the server-wide settings.
-///
-/// ```
-/// use std::time::Duration;
-/// use ws_server::{Limits, Server};
-///
-/// let builder = Server::builder()
-///     .registered_routes()
-///     .limits(Limits::DEFAULT.max_message(1 << 20))
-///     .close_timeout(Duration::from_secs(2));
-/// # let _ = builder;
-/// ```
-#[derive(Debug, Clone)]
-#[must_use = "a builder does nothing until `bind` is awaited"]
-pub struct Builder {
-    routes: Vec<Route>,
-    settings: Settings,
+    pub(crate) router: Router,
+    pub(crate) server: ServerHandle,
 }
 
 impl Server {
     /// A builder with no resources and default settings.
     pub fn builder() -> Builder {
-        Builder {
-            routes: Vec::new(),
-            settings: Settings {
-                limits: Limits::DEFAULT,
-                close_timeout: Duration::from_secs(5),
-            },
-        }
+        Builder::new()
+    }
+
+    pub(crate) fn new(listener: TcpListener, shared: Arc<ServerShared>) -> Server {
+        Server { listener, shared }
     }
 
     /// The address the server listens on (useful after binding port 0).
@@ -108,16 +72,43 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// Accepts and serves connections until the task is dropped.
+    /// A handle to the server's connections, topics, state and shutdown.
+    pub fn handle(&self) -> ServerHandle {
+        self.shared.server.clone()
+    }
+
+    /// Accepts and serves connections until [`ServerHandle::shutdown`] is called, then
+    /// returns once the graceful shutdown is complete.
     ///
     /// Errors accepting one connection (such as running out of file descriptors) are
     /// logged and retried; they do not stop the server.
     ///
     /// # Errors
-    /// None at present; the `Result` leaves room for fatal listener errors.
+    /// As [`TcpListener::local_addr`]; nothing after the server started.
     pub async fn run(self) -> io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Like [`run`](Server::run), and also shuts down gracefully when `signal` resolves
+    /// (for example `tokio::signal::ctrl_c()`).
+    ///
+    /// # Errors
+    /// As [`run`](Server::run).
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
         let paths: Vec<_> = self.shared.router.paths().collect();
         info!(addr = %self.listener.local_addr()?, ?paths, "WebSocket server listening");
+        let hub = self.shared.server.hub().clone();
+        tokio::select! {
+            () = self.accept_loop() => {}
+            () = signal => info!("shutdown signal received"),
+            () = hub.stopping() => {}
+        }
+        drop(self.listener);
+        hub.shutdown().await;
+        Ok(())
+    }
+
+    async fn accept_loop(&self) {
         loop {
             match self.listener.accept().await {
                 Ok((stream, peer)) => {
@@ -133,55 +124,12 @@ impl Server {
     }
 }
 
-impl Builder {
-    /// Serves resource `H` (a type with `#[ws_resource]` and a [`Handler`] impl).
-    pub fn route<H: Handler>(mut self) -> Builder {
-        self.routes.push(Route::of::<H>());
-        self
-    }
-
-    /// Serves every `#[ws_resource]` in the program, in any module or crate linked in.
-    /// This is what `serve!` does.
-    pub fn registered_routes(mut self) -> Builder {
-        self.routes.extend(routing::registered());
-        self
-    }
-
-    /// Server-wide limits, for the resources that do not set their own.
-    pub fn limits(mut self, limits: Limits) -> Builder {
-        self.settings.limits = limits;
-        self
-    }
-
-    /// How long to wait for the peer's close frame after sending one before closing the
-    /// socket anyway. Default 5 seconds.
-    pub fn close_timeout(mut self, timeout: Duration) -> Builder {
-        self.settings.close_timeout = timeout;
-        self
-    }
-
-    /// Builds the route table and binds the listener.
-    ///
-    /// # Errors
-    /// `InvalidInput` naming both types if two resources share a path; otherwise what
-    /// binding returns.
-    pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let router = Router::new(self.routes, self.settings)?;
-        let listener = TcpListener::bind(addr).await?;
-        Ok(Server {
-            listener,
-            shared: Arc::new(ServerShared {
-                router,
-                next_id: AtomicU64::new(1),
-            }),
-        })
-    }
-}
-
-/// Serves HTTP/1.1 on one TCP connection until it is upgraded or closed.
+/// Serves HTTP/1.1 on one TCP connection until it is upgraded or closed, or the server
+/// shuts down.
 async fn serve_http(stream: TcpStream, peer: SocketAddr, shared: Arc<ServerShared>) {
     // Small frames go out at once; the writer already batches what is queued together.
     let _ = stream.set_nodelay(true);
+    let hub = shared.server.hub().clone();
     let service = service_fn(move |request| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(route_request(request, peer, shared).await) }
@@ -191,8 +139,13 @@ async fn serve_http(stream: TcpStream, peer: SocketAddr, shared: Arc<ServerShare
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
-    if let Err(error) = connection.await {
-        debug!(%peer, %error, "HTTP connection ended with an error");
+    tokio::select! {
+        result = connection => {
+            if let Err(error) = result {
+                debug!(%peer, %error, "HTTP connection ended with an error");
+            }
+        }
+        () = hub.stopping() => debug!(%peer, "HTTP connection dropped by the shutdown"),
     }
 }
 
@@ -208,11 +161,11 @@ async fn route_request(
             "no WebSocket resource at this path\n",
         );
     };
-    let route = entry.route;
     let cx = UpgradeContext {
         peer,
         settings: entry.settings,
-        shared: shared.clone(),
+        server: shared.server.clone(),
+        members: entry.members.clone(),
     };
-    route.upgrade(request, cx).await
+    entry.route.upgrade(request, cx).await
 }

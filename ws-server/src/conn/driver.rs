@@ -1,11 +1,13 @@
 //! The task behind one connection: reads and decodes frames, runs the handler's callbacks
-//! in order, answers pings, runs the close handshake and writes queued frames.
+//! in order, answers pings, sends heartbeats, runs the close handshake, and writes queued
+//! frames all along, also while a callback runs.
 
 use std::{
-    collections::VecDeque,
-    future::{Future, pending},
+    future::{Future, poll_fn},
     io,
     panic::AssertUnwindSafe,
+    pin::pin,
+    task::{Context, Poll},
     time::Duration,
 };
 
@@ -13,13 +15,19 @@ use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
-    time::{Instant, sleep_until, timeout, timeout_at},
+    time::timeout,
 };
 use tracing::{debug, error, info};
 
-use super::{Connection, outbox::CloseStatus, writer::write_frames};
+use super::{
+    Connection,
+    outbox::CloseStatus,
+    timers::{Expired, Timers},
+    writer::Writer,
+};
 use crate::{
-    CloseCode, Handler, Limits, Message,
+    Backpressure, CloseCode, Handler, Heartbeat, Limits, Message,
+    hub::TaskGuard,
     proto::{CloseFrame, Decoder, Event, OutFrame, ProtocolError},
 };
 
@@ -32,41 +40,44 @@ pub(crate) struct Settings {
     pub(crate) limits: Limits,
     /// How long to wait for the peer's close frame once ours is sent.
     pub(crate) close_timeout: Duration,
+    pub(crate) backpressure: Backpressure,
+    pub(crate) heartbeat: Heartbeat,
 }
 
 /// Runs a connection from the completed handshake to `on_close`.
 ///
 /// `read_buf` holds bytes the client sent right after its handshake, which the HTTP layer
-/// had already read.
+/// had already read. `_task` keeps the connection counted until `on_close` has run.
 pub(crate) async fn run<H, S>(
     io: S,
     read_buf: Bytes,
     mut handler: H,
     conn: Connection,
     settings: Settings,
+    _task: TaskGuard,
 ) where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     info!(conn = %conn.id(), path = conn.path(), peer = %conn.peer_addr(), "connection opened");
+    conn.server().hub().register(&conn);
     let mut driver = Driver {
         io,
         rbuf: BytesMut::from(&read_buf[..]),
         decoder: Decoder::new(settings.limits),
-        pending: VecDeque::new(),
-        conn: conn.clone(),
+        writer: Writer::default(),
+        conn: &conn,
         close_timeout: settings.close_timeout,
+        timers: Timers::new(settings.heartbeat),
         ending: None,
-        close_deadline: None,
         done_reading: false,
+        slow: false,
     };
-    conn.outbox().set_busy();
-    if guarded(handler.on_open(&conn)).await.is_err() {
-        driver.handler_panicked("on_open");
-    }
     let (code, reason) = driver.drive(&mut handler).await;
     drop(driver);
     conn.outbox().shut();
+    conn.members().remove(conn.id());
+    conn.leave_topics();
     info!(conn = %conn.id(), %code, reason, "connection closed");
     if guarded(handler.on_close(&conn, code, &reason))
         .await
@@ -88,85 +99,100 @@ async fn guarded(callback: impl Future<Output = ()>) -> Result<(), Panicked> {
         .map_err(|_| Panicked)
 }
 
-struct Driver<S> {
+/// The connection is over: stop now and run `on_close`.
+struct Ended;
+
+/// Something that needs the driver's attention.
+enum Step {
+    Read(io::Result<usize>),
+    WriteFailed(io::Error),
+    /// A close or a slow consumer was flagged on the outbox.
+    Outbox,
+    /// Everything queued is written and reading is over.
+    Drained,
+    /// A slow consumer's queue drained: time for its close.
+    SlowDrained,
+    Timer,
+    Aborted,
+}
+
+struct Driver<'c, S> {
     io: S,
     rbuf: BytesMut,
     decoder: Decoder,
-    /// Frames taken from the outbox and being written.
-    pending: VecDeque<OutFrame>,
-    conn: Connection,
+    writer: Writer,
+    conn: &'c Connection,
     close_timeout: Duration,
+    timers: Timers,
     /// How the connection ends: the first close sent or received.
     ending: Option<CloseStatus>,
-    /// Once this side has sent a close: when to stop waiting for the reply.
-    close_deadline: Option<Instant>,
     /// The peer's close arrived, or its stream can no longer be parsed.
     done_reading: bool,
+    /// The queue overflowed under the close policy and the grace period runs.
+    slow: bool,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
+impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
     async fn drive<H: Handler>(&mut self, handler: &mut H) -> CloseStatus {
-        loop {
-            self.dispatch(handler).await;
-            if let Err(error) = self.flush().await {
-                debug!(conn = %self.conn.id(), %error, "write failed");
-                return self.ended();
-            }
-            self.notice_close();
-            if self.done_reading {
-                let _ = timeout(self.close_timeout, self.io.shutdown()).await;
-                return self.ended();
-            }
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
-            tokio::select! {
-                () = self.conn.outbox().queued() => {}
-                read = self.io.read_buf(&mut self.rbuf) => match read {
-                    Ok(0) => {
-                        debug!(conn = %self.conn.id(), "peer closed the socket");
-                        return self.ended();
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        debug!(conn = %self.conn.id(), %error, "read failed");
-                        return self.ended();
-                    }
-                },
-                () = sleep_until_some(self.close_deadline) => {
-                    debug!(conn = %self.conn.id(), "no close frame from the peer in time");
-                    return self.ended();
-                }
-            }
-            self.conn.outbox().set_busy();
+        match self.run(handler).await {
+            Ok(()) | Err(Ended) => self
+                .ending
+                .take()
+                .unwrap_or((CloseCode::ABNORMAL, String::new())),
         }
     }
 
-    /// Decodes what has been read and handles each event, awaiting every callback.
-    async fn dispatch<H: Handler>(&mut self, handler: &mut H) {
+    async fn run<H: Handler>(&mut self, handler: &mut H) -> Result<(), Ended> {
+        let conn = self.conn;
+        if self.callback(handler.on_open(conn)).await?.is_err() {
+            self.handler_panicked("on_open");
+        }
+        loop {
+            self.dispatch(handler).await?;
+            let reading = !self.done_reading;
+            let step = poll_fn(|cx| self.poll_step(cx, reading)).await;
+            if let Step::Drained = step {
+                let _ = timeout(self.close_timeout, self.io.shutdown()).await;
+                return Err(Ended);
+            }
+            self.handle(step)?;
+        }
+    }
+
+    /// Decodes what has been read and handles each event, running callbacks in order.
+    async fn dispatch<H: Handler>(&mut self, handler: &mut H) -> Result<(), Ended> {
+        let conn = self.conn;
         while !self.done_reading {
             self.notice_close();
             let event = match self.decoder.decode(&mut self.rbuf) {
                 Ok(Some(event)) => event,
-                Ok(None) => return,
+                Ok(None) => return Ok(()),
                 Err(error) => {
                     self.fail(&error);
                     continue;
                 }
             };
             let outcome = match event {
-                Event::Message(Message::Text(text)) => {
-                    guarded(handler.on_text(&self.conn, text)).await
-                }
-                Event::Message(Message::Binary(data)) => {
-                    guarded(handler.on_binary(&self.conn, data)).await
+                Event::Message(message) => {
+                    if self.timers.tracks_idle() {
+                        self.timers.message_received();
+                    }
+                    match message {
+                        Message::Text(text) => self.callback(handler.on_text(conn, text)).await?,
+                        Message::Binary(data) => {
+                            self.callback(handler.on_binary(conn, data)).await?
+                        }
+                    }
                 }
                 Event::Ping(payload) => {
                     // Refused only once closing, when no pong is owed any more.
-                    let _ = self.conn.outbox().push(OutFrame::pong(payload));
+                    conn.outbox().push_control(OutFrame::pong(payload));
                     Ok(())
                 }
-                Event::Pong(_) => Ok(()),
+                Event::Pong(_) => {
+                    self.timers.pong_received();
+                    Ok(())
+                }
                 Event::Close(frame) => {
                     self.on_peer_close(frame);
                     Ok(())
@@ -176,16 +202,171 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 self.handler_panicked("a message callback");
             }
         }
+        Ok(())
+    }
+
+    /// Runs a callback while writing queued frames and keeping the timers; reading waits,
+    /// so callbacks stay in order. If the connection has to end meanwhile (close handshake
+    /// timed out, shutdown deadline, broken socket), the callback is dropped.
+    async fn callback(
+        &mut self,
+        callback: impl Future<Output = ()>,
+    ) -> Result<Result<(), Panicked>, Ended> {
+        let mut callback = pin!(guarded(callback));
+        poll_fn(|cx| {
+            if let Poll::Ready(outcome) = callback.as_mut().poll(cx) {
+                return Poll::Ready(Ok(outcome));
+            }
+            loop {
+                match self.poll_step(cx, false) {
+                    Poll::Pending => return Poll::Pending,
+                    // Finishing the handshake waits for the callback.
+                    Poll::Ready(Step::Drained) => return Poll::Pending,
+                    Poll::Ready(step) => {
+                        if let Err(ended) = self.handle(step) {
+                            return Poll::Ready(Err(ended));
+                        }
+                    }
+                }
+            }
+        })
+        .await
+    }
+
+    /// Makes what progress it can: writes, checks the outbox's flags and the timers, and
+    /// (if `reading`) reads; returns what the driver must look at.
+    fn poll_step(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<Step> {
+        let outbox = self.conn.outbox();
+        if outbox.is_aborted() {
+            return Poll::Ready(Step::Aborted);
+        }
+        if (self.ending.is_none() && outbox.is_closing()) || (!self.slow && outbox.is_slow()) {
+            return Poll::Ready(Step::Outbox);
+        }
+        loop {
+            let progress = self.writer.poll_write(&mut self.io, cx);
+            if progress.completed > 0 {
+                outbox.written(progress.completed);
+            }
+            match progress.state {
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(error)) => return Poll::Ready(Step::WriteFailed(error)),
+                Poll::Pending => break,
+            }
+            if !outbox.take(self.writer.frames(), cx.waker()) {
+                if self.done_reading && self.ending.is_some() {
+                    return Poll::Ready(Step::Drained);
+                }
+                if self.slow && self.ending.is_none() {
+                    return Poll::Ready(Step::SlowDrained);
+                }
+                break;
+            }
+        }
+        if self.timers.poll_due(cx).is_ready() {
+            return Poll::Ready(Step::Timer);
+        }
+        if reading {
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            if let Poll::Ready(read) = pin!(self.io.read_buf(&mut self.rbuf)).poll(cx) {
+                return Poll::Ready(Step::Read(read));
+            }
+        }
+        Poll::Pending
+    }
+
+    fn handle(&mut self, step: Step) -> Result<(), Ended> {
+        let id = self.conn.id();
+        match step {
+            Step::Read(Ok(0)) => {
+                debug!(conn = %id, "peer closed the socket");
+                Err(Ended)
+            }
+            Step::Read(Ok(_)) => Ok(()),
+            Step::Read(Err(error)) => {
+                debug!(conn = %id, %error, "read failed");
+                Err(Ended)
+            }
+            Step::WriteFailed(error) => {
+                debug!(conn = %id, %error, "write failed");
+                Err(Ended)
+            }
+            Step::Outbox => {
+                self.notice_close();
+                if !self.slow && self.conn.outbox().is_slow() {
+                    self.slow = true;
+                    if self.ending.is_none() {
+                        let grace = self.conn.outbox().grace();
+                        info!(conn = %id, queued = self.conn.queued_bytes(), ?grace, "slow consumer: its queue is full");
+                        self.timers.grace = Some(tokio::time::Instant::now() + grace);
+                    }
+                }
+                Ok(())
+            }
+            Step::SlowDrained => {
+                self.close_slow_consumer();
+                Ok(())
+            }
+            Step::Drained => Err(Ended),
+            Step::Timer => self.on_timer(),
+            Step::Aborted => {
+                debug!(conn = %id, "stopped by the server");
+                if self.ending.is_none() {
+                    self.ending = Some((CloseCode::GOING_AWAY, "server shutting down".into()));
+                }
+                Err(Ended)
+            }
+        }
+    }
+
+    fn on_timer(&mut self) -> Result<(), Ended> {
+        let id = self.conn.id();
+        let (expired, ping_due) = self.timers.fire();
+        if ping_due {
+            self.conn.outbox().push_control(OutFrame::ping(Bytes::new()));
+        }
+        match expired {
+            None => Ok(()),
+            Some(Expired::CloseHandshake) => {
+                debug!(conn = %id, "no close frame from the peer in time");
+                Err(Ended)
+            }
+            Some(Expired::Grace) => {
+                let dropped = self.conn.queued_bytes();
+                self.writer.keep_partial();
+                self.conn.outbox().drop_queued(self.writer.held_bytes());
+                info!(conn = %id, dropped, "slow consumer: queue not drained in the grace period");
+                self.close_slow_consumer();
+                Ok(())
+            }
+            Some(Expired::Pong) => {
+                info!(conn = %id, "no pong in time; closing with 1001");
+                self.close_with(CloseCode::GOING_AWAY, "ping timeout");
+                Ok(())
+            }
+            Some(Expired::Idle) => {
+                info!(conn = %id, "idle too long; closing with 1001");
+                self.close_with(CloseCode::GOING_AWAY, "idle timeout");
+                Ok(())
+            }
+        }
+    }
+
+    fn close_slow_consumer(&mut self) {
+        self.close_with(CloseCode::POLICY, "slow consumer");
+    }
+
+    fn close_with(&mut self, code: CloseCode, reason: &str) {
+        self.conn.outbox().push_close(Some((code, reason.to_owned())));
+        self.notice_close();
     }
 
     /// Fails the connection with 1011 after a callback panicked.
     fn handler_panicked(&mut self, callback: &str) {
         error!(conn = %self.conn.id(), callback, "handler panicked; closing the connection with 1011");
-        self.conn.outbox().push_close(Some((
-            CloseCode::INTERNAL_ERROR,
-            "internal error".to_owned(),
-        )));
-        self.notice_close();
+        self.close_with(CloseCode::INTERNAL_ERROR, "internal error");
     }
 
     /// Fails the connection with the close code the error calls for.
@@ -199,14 +380,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
         let code = error.close_code();
         info!(conn = %self.conn.id(), %code, %error, "failing the connection");
-        self.conn
-            .outbox()
-            .push_close(Some((code, error.to_string())));
+        self.close_with(code, &error.to_string());
         if error.is_in_close_frame() {
             // That was the peer's close frame, bad as it was: no other is coming.
             self.done_reading = true;
         }
-        self.notice_close();
     }
 
     /// Answers the peer's close, or completes the handshake this side started.
@@ -225,43 +403,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         self.conn
             .outbox()
             .push_close(frame.map(|frame| (frame.code, String::new())));
+        self.timers.closing(self.close_timeout);
     }
 
-    /// Once this side has queued a close (by the handler, another task or an error): stop
-    /// delivering messages and start the timer for the peer's reply.
+    /// Once this side has queued a close (by the handler, another task, the server or an
+    /// error): stop delivering messages and start the timer for the peer's reply.
     fn notice_close(&mut self) {
         if self.ending.is_none() && self.conn.outbox().is_closing() {
             self.ending = self.conn.outbox().close_status();
             self.decoder.discard();
-            self.close_deadline = Some(Instant::now() + self.close_timeout);
+            self.timers.closing(self.close_timeout);
         }
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        self.conn.outbox().take(&mut self.pending);
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let write = write_frames(&mut self.io, &mut self.pending);
-        match self.close_deadline {
-            // A peer that stops reading must not hold a closing connection open.
-            Some(deadline) => timeout_at(deadline, write)
-                .await
-                .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
-            None => write.await,
-        }
-    }
-
-    fn ended(&mut self) -> CloseStatus {
-        self.ending
-            .take()
-            .unwrap_or((CloseCode::ABNORMAL, String::new()))
-    }
-}
-
-async fn sleep_until_some(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => sleep_until(deadline).await,
-        None => pending().await,
     }
 }

@@ -2,17 +2,29 @@
 
 mod driver;
 mod outbox;
+mod peers;
+mod timers;
+mod topics;
 mod writer;
 
-use std::{borrow::Cow, fmt, net::SocketAddr, sync::Arc};
+use std::{
+    borrow::Cow,
+    fmt,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+};
 
 use bytes::Bytes;
 use http::HeaderMap;
 
 pub(crate) use driver::{Settings, run};
 use outbox::Outbox;
+use topics::Subscriptions;
 
-use crate::{CloseCode, Message, Request, SendError, Text, proto::OutFrame};
+use crate::{
+    Backpressure, CloseCode, Message, Request, SendError, ServerHandle, Text, proto::OutFrame,
+    registry::Members,
+};
 
 /// A connection's identifier, unique within a server process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -38,8 +50,10 @@ impl fmt::Display for ConnId {
 /// A handle to one live WebSocket connection: cheap to clone, `Send + Sync`, usable from
 /// the connection's own callbacks, another connection's, or any task.
 ///
-/// Sending queues the encoded frame; the connection's task writes it. Once a close frame
-/// is queued or received, sending fails with [`SendError::Closed`].
+/// Sending queues the encoded frame; the connection's task writes it, also while a
+/// callback runs. The queue is bounded in bytes; what happens when it is full is the
+/// resource's [`SlowConsumer`](crate::SlowConsumer) policy. Once a close frame is queued or
+/// received, sending fails with [`SendError::Closed`].
 ///
 /// ```
 /// # use ws_server::{Connection, Handler, ws_resource};
@@ -63,21 +77,68 @@ struct Shared {
     id: ConnId,
     request: Request,
     outbox: Outbox,
+    members: Arc<Members>,
+    subscriptions: Mutex<Subscriptions>,
 }
 
 impl Connection {
-    pub(crate) fn new(id: ConnId, request: Request) -> Connection {
+    pub(crate) fn new(
+        id: ConnId,
+        request: Request,
+        members: Arc<Members>,
+        backpressure: Backpressure,
+    ) -> Connection {
         Connection {
             inner: Arc::new(Shared {
                 id,
                 request,
-                outbox: Outbox::default(),
+                outbox: Outbox::new(backpressure),
+                members,
+                subscriptions: Mutex::default(),
             }),
         }
     }
 
     pub(crate) fn outbox(&self) -> &Outbox {
         &self.inner.outbox
+    }
+
+    pub(crate) fn members(&self) -> &Arc<Members> {
+        &self.inner.members
+    }
+
+    /// The server this connection belongs to: every live connection, broadcasts, topics,
+    /// state, shutdown.
+    pub fn server(&self) -> &ServerHandle {
+        self.inner.request.server()
+    }
+
+    /// The server-wide state value of type `T`, as given to
+    /// [`Builder::state`](crate::Builder::state); `None` if none was.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use ws_server::{Connection, Handler, ws_resource};
+    ///
+    /// #[derive(Default)]
+    /// struct Stats {
+    ///     messages: AtomicU64,
+    /// }
+    ///
+    /// #[ws_resource("/count")]
+    /// #[derive(Default)]
+    /// struct Count;
+    ///
+    /// impl Handler for Count {
+    ///     async fn on_text(&mut self, conn: &Connection, _text: ws_server::Text) {
+    ///         if let Some(stats) = conn.state::<Stats>() {
+    ///             stats.messages.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.server().state()
     }
 
     /// The connection's identifier.
@@ -115,46 +176,76 @@ impl Connection {
         self.inner.outbox.is_closing()
     }
 
-    /// Sends a text message.
+    /// Sends a text message; under [`SlowConsumer::Wait`](crate::SlowConsumer::Wait),
+    /// waits for room in the queue first.
     ///
     /// # Errors
-    /// [`SendError::Closed`] once the connection is closing.
+    /// [`SendError::Closed`] once the connection is closing; [`SendError::Dropped`] or
+    /// [`SendError::SlowConsumer`] when the queue is full under those policies.
     ///
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
     pub async fn send_text(&self, text: impl Into<Text>) -> Result<(), SendError> {
-        self.send_frame(OutFrame::text(text.into()))
+        self.inner.outbox.push(OutFrame::text(text.into())).await
     }
 
-    /// Sends a binary message.
+    /// Sends a binary message; see [`send_text`](Connection::send_text).
     ///
     /// # Errors
-    /// [`SendError::Closed`] once the connection is closing.
+    /// As [`send_text`](Connection::send_text).
     ///
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
     pub async fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), SendError> {
-        self.send_frame(OutFrame::binary(data.into()))
+        self.inner.outbox.push(OutFrame::binary(data.into())).await
     }
 
-    /// Sends a text or binary message.
+    /// Sends a text or binary message; see [`send_text`](Connection::send_text).
     ///
     /// # Errors
-    /// [`SendError::Closed`] once the connection is closing.
+    /// As [`send_text`](Connection::send_text).
     ///
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.send_frame(OutFrame::message(message.into()))
+        self.inner
+            .outbox
+            .push(OutFrame::message(message.into()))
+            .await
     }
 
-    fn send_frame(&self, frame: OutFrame) -> Result<(), SendError> {
-        self.inner.outbox.push(frame)
+    /// Queues a message if it fits, without waiting, and says what happened.
+    ///
+    /// ```
+    /// # use ws_server::{Connection, SendError};
+    /// fn offer(conn: &Connection, update: &str) {
+    ///     match conn.try_send(update.to_owned()) {
+    ///         Ok(()) => {}
+    ///         Err(SendError::Full) => tracing::debug!("queue full, try later"),
+    ///         Err(error) => tracing::debug!(%error, "not sent"),
+    ///     }
+    /// }
+    /// # let _ = offer;
+    /// ```
+    ///
+    /// # Errors
+    /// [`SendError::Full`] under [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) when
+    /// the queue has no room; otherwise as [`send_text`](Connection::send_text).
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        self.inner
+            .outbox
+            .try_push(OutFrame::message(message.into()))
+    }
+
+    /// Bytes queued for this connection and not yet written to the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.outbox.queued_bytes()
     }
 
     /// Starts the close handshake: messages already queued are sent, then a close frame
     /// with `code` and `reason` (cut to 123 bytes). The peer's reply is awaited for the
     /// server's close timeout, then the socket is closed and `on_close` runs with `code`.
+    /// Waiting senders return [`SendError::Closed`].
     ///
     /// # Errors
     /// [`SendError::InvalidCloseCode`] for a code that may not be sent (see

@@ -1,50 +1,144 @@
-//! A connection's queue of outgoing frames, shared by its handle clones and its task.
+//! A connection's queue of outgoing frames, shared by its handle clones and its task:
+//! bounded in bytes, with the resource's slow-consumer policy.
 
 use std::{
     collections::VecDeque,
+    mem,
     sync::{
         Mutex, MutexGuard, PoisonError,
         atomic::{AtomicBool, Ordering},
     },
+    task::Waker,
 };
 
 use tokio::sync::Notify;
 
-use crate::{CloseCode, SendError, proto::OutFrame};
+use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
 
 /// The close this side decided on: its code and reason.
 pub(crate) type CloseStatus = (CloseCode, String);
 
-#[derive(Debug, Default)]
+/// What became of a data frame offered to the queue.
+pub(crate) enum Offer {
+    Queued,
+    /// Wait policy: the frame does not fit yet; here it is back.
+    Full(OutFrame),
+    Refused(SendError),
+}
+
+#[derive(Debug)]
 pub(crate) struct Outbox {
     state: Mutex<State>,
     /// Set once a close frame is queued: from then on nothing else is accepted.
     closing: AtomicBool,
-    wake: Notify,
+    /// Set by [`abort`](Outbox::abort): stop at once, whatever is in progress (the end of
+    /// a graceful shutdown).
+    aborted: AtomicBool,
+    /// A frame overflowed the queue under the close policy (set under the lock).
+    slow: AtomicBool,
+    /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
+    room: Notify,
+    backpressure: Backpressure,
 }
 
 #[derive(Debug, Default)]
 struct State {
     frames: VecDeque<OutFrame>,
-    /// The connection task is running and will flush before it waits again, so pushes
-    /// need not wake it.
-    owner_busy: bool,
+    /// Bytes queued or taken by the task and not yet written.
+    bytes: usize,
+    /// The connection task, when it waits for frames.
+    owner: Option<Waker>,
     close: Option<CloseStatus>,
 }
 
+/// A wake-up to deliver once the lock is released.
+#[must_use]
+struct Wake(Option<Waker>);
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        if let Some(waker) = self.0.take() {
+            waker.wake();
+        }
+    }
+}
+
 impl Outbox {
+    pub(crate) fn new(backpressure: Backpressure) -> Outbox {
+        Outbox {
+            state: Mutex::default(),
+            closing: AtomicBool::new(false),
+            aborted: AtomicBool::new(false),
+            slow: AtomicBool::new(false),
+            room: Notify::new(),
+            backpressure,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a data frame.
-    pub(crate) fn push(&self, frame: OutFrame) -> Result<(), SendError> {
+    /// Queues a data frame if it fits; otherwise applies the slow-consumer policy.
+    pub(crate) fn offer(&self, frame: OutFrame) -> Offer {
         let mut state = self.lock();
         if state.close.is_some() {
-            return Err(SendError::Closed);
+            return Offer::Refused(SendError::Closed);
         }
-        self.enqueue(&mut state, frame);
-        Ok(())
+        if self.slow.load(Ordering::Relaxed) {
+            return Offer::Refused(SendError::SlowConsumer);
+        }
+        let len = frame.wire_len();
+        if state.bytes == 0 || state.bytes + len <= self.backpressure.max_queue_len() {
+            let _wake = enqueue(&mut state, frame);
+            return Offer::Queued;
+        }
+        match self.backpressure.slow_consumer() {
+            SlowConsumer::Close => {
+                self.slow.store(true, Ordering::Release);
+                let _wake = Wake(state.owner.take());
+                Offer::Refused(SendError::SlowConsumer)
+            }
+            SlowConsumer::Drop => Offer::Refused(SendError::Dropped),
+            SlowConsumer::Wait => Offer::Full(frame),
+        }
+    }
+
+    /// Queues a data frame, waiting for room under the wait policy.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the frame is queued whole or not at all.
+    pub(crate) async fn push(&self, mut frame: OutFrame) -> Result<(), SendError> {
+        loop {
+            let room = self.room.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            match self.offer(frame) {
+                Offer::Queued => return Ok(()),
+                Offer::Refused(error) => return Err(error),
+                Offer::Full(back) => frame = back,
+            }
+            room.await;
+        }
+    }
+
+    /// Queues a data frame without waiting.
+    pub(crate) fn try_push(&self, frame: OutFrame) -> Result<(), SendError> {
+        match self.offer(frame) {
+            Offer::Queued => Ok(()),
+            Offer::Full(_) => Err(SendError::Full),
+            Offer::Refused(error) => Err(error),
+        }
+    }
+
+    /// Queues a ping or pong, which the bound does not apply to; refused once closing.
+    pub(crate) fn push_control(&self, frame: OutFrame) -> bool {
+        let mut state = self.lock();
+        if state.close.is_some() {
+            return false;
+        }
+        let _wake = enqueue(&mut state, frame);
+        true
     }
 
     /// Queues a close frame; everything queued before it is still sent, nothing after it.
@@ -61,28 +155,61 @@ impl Outbox {
         );
         state.close = Some(status.unwrap_or((CloseCode::NO_STATUS, String::new())));
         self.closing.store(true, Ordering::Release);
-        self.enqueue(&mut state, frame);
+        let wake = enqueue(&mut state, frame);
+        drop(state);
+        drop(wake);
+        self.room.notify_waiters();
         true
     }
 
-    fn enqueue(&self, state: &mut State, frame: OutFrame) {
-        let was_empty = state.frames.is_empty();
-        state.frames.push_back(frame);
-        if was_empty && !state.owner_busy {
-            self.wake.notify_one();
+    /// Moves every queued frame to `into` for writing. With nothing queued, registers
+    /// `waker` to be woken by the next push and returns `false`.
+    pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>, waker: &Waker) -> bool {
+        let mut state = self.lock();
+        if state.frames.is_empty() {
+            match &state.owner {
+                Some(owner) if owner.will_wake(waker) => {}
+                _ => state.owner = Some(waker.clone()),
+            }
+            return false;
+        }
+        into.append(&mut state.frames);
+        // The task writes until `into` is empty and then takes again: no wake-ups needed.
+        state.owner = None;
+        true
+    }
+
+    /// `bytes` of taken frames were written: that much room is free again.
+    pub(crate) fn written(&self, bytes: usize) {
+        let mut state = self.lock();
+        state.bytes = state.bytes.saturating_sub(bytes);
+        drop(state);
+        if self.backpressure.slow_consumer() == SlowConsumer::Wait {
+            self.room.notify_waiters();
         }
     }
 
-    /// Moves every queued frame to `into` for writing; the task is idle from here on until
-    /// [`set_busy`](Outbox::set_busy), so later pushes wake it.
-    pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>) {
-        let mut state = self.lock();
-        into.append(&mut state.frames);
-        state.owner_busy = false;
+    /// Bytes queued or being written.
+    pub(crate) fn queued_bytes(&self) -> usize {
+        self.lock().bytes
     }
 
-    pub(crate) fn set_busy(&self) {
-        self.lock().owner_busy = true;
+    /// Whether a frame overflowed the queue under the close policy.
+    pub(crate) fn is_slow(&self) -> bool {
+        self.slow.load(Ordering::Acquire)
+    }
+
+    /// How long a slow consumer's queue may take to drain.
+    pub(crate) fn grace(&self) -> std::time::Duration {
+        self.backpressure.grace_period()
+    }
+
+    /// Drops every frame not yet taken by the task (a slow consumer's grace ran out);
+    /// `in_flight` is what the task still holds.
+    pub(crate) fn drop_queued(&self, in_flight: usize) {
+        let mut state = self.lock();
+        state.frames = VecDeque::new();
+        state.bytes = in_flight;
     }
 
     /// Whether a close frame has been queued.
@@ -95,21 +222,33 @@ impl Outbox {
         self.lock().close.clone()
     }
 
+    /// Tells the task to stop at once.
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        let _wake = Wake(self.lock().owner.take());
+    }
+
+    pub(crate) fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
     /// The connection is gone: refuse every later send and free what is queued.
     pub(crate) fn shut(&self) {
         let mut state = self.lock();
-        state.frames = VecDeque::new();
+        let frames = mem::take(&mut state.frames);
+        state.bytes = 0;
         if state.close.is_none() {
             state.close = Some((CloseCode::ABNORMAL, String::new()));
         }
         self.closing.store(true, Ordering::Release);
+        drop(state);
+        drop(frames);
+        self.room.notify_waiters();
     }
+}
 
-    /// Resolves once a frame was queued while the task was idle.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: a wake-up that arrives while nobody waits is kept for the next call.
-    pub(crate) async fn queued(&self) {
-        self.wake.notified().await;
-    }
+fn enqueue(state: &mut State, frame: OutFrame) -> Wake {
+    state.bytes += frame.wire_len();
+    state.frames.push_back(frame);
+    Wake(state.owner.take())
 }

@@ -1,8 +1,14 @@
 //! Writing queued frames with few syscalls.
 
-use std::{collections::VecDeque, io, io::IoSlice};
+use std::{
+    collections::VecDeque,
+    io,
+    io::IoSlice,
+    pin::Pin,
+    task::{Context, Poll},
+};
 
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWrite;
 
 use crate::proto::OutFrame;
 
@@ -11,32 +17,109 @@ const MAX_SLICES: usize = 64;
 /// Without vectored writes, frames are copied together up to this many bytes per write.
 const COALESCE_LIMIT: usize = 64 * 1024;
 
-/// Writes every frame in `frames`, popping each once it is fully written.
-///
-/// # Cancel safety
-/// Not cancel safe: a frame may be partly written.
-pub(crate) async fn write_frames<S>(io: &mut S, frames: &mut VecDeque<OutFrame>) -> io::Result<()>
-where
-    S: AsyncWrite + Unpin,
-{
-    let mut offset = 0;
-    let mut scratch = Vec::new();
-    while !frames.is_empty() {
-        let written = if io.is_write_vectored() {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let count = fill_slices(frames, offset, &mut slices);
-            io.write_vectored(&slices[..count]).await?
-        } else {
-            scratch.clear();
-            coalesce(frames, offset, &mut scratch);
-            io.write(&scratch).await?
-        };
-        if written == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
-        offset = advance(frames, offset + written);
+/// Frames taken from the outbox and being written, with how far writing got.
+#[derive(Default)]
+pub(crate) struct Writer {
+    frames: VecDeque<OutFrame>,
+    /// Bytes of the first frame already written.
+    offset: usize,
+    /// Bytes were written since the last flush.
+    unflushed: bool,
+    /// For streams without vectored writes: frames copied together.
+    scratch: Vec<u8>,
+}
+
+/// What one round of writing achieved.
+pub(crate) struct Progress {
+    /// Everything is written and flushed (`Ready(Ok)`), the socket is full (`Pending`, the
+    /// waker is registered) or writing failed.
+    pub(crate) state: Poll<io::Result<()>>,
+    /// Bytes of frames completed in this round.
+    pub(crate) completed: usize,
+}
+
+impl Writer {
+    /// The queue to append frames to.
+    pub(crate) fn frames(&mut self) -> &mut VecDeque<OutFrame> {
+        &mut self.frames
     }
-    io.flush().await
+
+    #[cfg(test)]
+    fn is_empty(&self) -> bool {
+        self.frames.is_empty()
+    }
+
+    /// Bytes held, counting the unwritten part of the first frame as whole.
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.frames.iter().map(OutFrame::wire_len).sum()
+    }
+
+    /// Keeps only a frame that is partly written (it must be finished for the stream to
+    /// stay parseable); drops the rest.
+    pub(crate) fn keep_partial(&mut self) {
+        let keep = usize::from(self.offset > 0);
+        self.frames.truncate(keep);
+    }
+
+    /// Writes what the socket takes now, then flushes.
+    ///
+    /// # Cancel safety
+    /// Polls the socket once per write: nothing is lost when the caller stops polling.
+    pub(crate) fn poll_write<S>(&mut self, io: &mut S, cx: &mut Context<'_>) -> Progress
+    where
+        S: AsyncWrite + Unpin,
+    {
+        let mut completed = 0;
+        while !self.frames.is_empty() {
+            let poll = if io.is_write_vectored() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = fill_slices(&self.frames, self.offset, &mut slices);
+                Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
+            } else {
+                self.scratch.clear();
+                coalesce(&self.frames, self.offset, &mut self.scratch);
+                Pin::new(&mut *io).poll_write(cx, &self.scratch)
+            };
+            let written = match poll {
+                Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(written)) => Ok(written),
+                Poll::Ready(Err(error)) => Err(error),
+                Poll::Pending => {
+                    return Progress {
+                        state: Poll::Pending,
+                        completed,
+                    };
+                }
+            };
+            match written {
+                Ok(written) => {
+                    self.unflushed = true;
+                    let (offset, done) = advance(&mut self.frames, self.offset + written);
+                    self.offset = offset;
+                    completed += done;
+                }
+                Err(error) => {
+                    return Progress {
+                        state: Poll::Ready(Err(error)),
+                        completed,
+                    };
+                }
+            }
+        }
+        if self.scratch.capacity() > COALESCE_LIMIT {
+            self.scratch = Vec::new();
+        }
+        let state = if self.unflushed {
+            let flushed = Pin::new(&mut *io).poll_flush(cx);
+            if let Poll::Ready(Ok(())) = flushed {
+                self.unflushed = false;
+            }
+            flushed
+        } else {
+            Poll::Ready(Ok(()))
+        };
+        Progress { state, completed }
+    }
 }
 
 /// The byte ranges still to write, in order, skipping `offset` bytes of the first frame.
@@ -77,24 +160,24 @@ fn coalesce(frames: &VecDeque<OutFrame>, offset: usize, out: &mut Vec<u8>) {
 }
 
 /// Pops the frames that `written` bytes (counted from the start of the first frame)
-/// complete; returns how far into the new first frame writing got.
-fn advance(frames: &mut VecDeque<OutFrame>, mut written: usize) -> usize {
+/// complete; returns how far into the new first frame writing got and the bytes of the
+/// frames popped.
+fn advance(frames: &mut VecDeque<OutFrame>, mut written: usize) -> (usize, usize) {
+    let mut done = 0;
     while let Some(frame) = frames.front() {
         if written < frame.wire_len() {
             break;
         }
         written -= frame.wire_len();
+        done += frame.wire_len();
         frames.pop_front();
     }
-    written
+    (written, done)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        pin::Pin,
-        task::{Context, Poll},
-    };
+    use std::future::poll_fn;
 
     use bytes::Bytes;
 
@@ -173,9 +256,18 @@ mod tests {
                     chunk,
                     vectored,
                 };
-                let mut queue: VecDeque<OutFrame> = frames.iter().cloned().collect();
-                write_frames(&mut sink, &mut queue).await.expect("write");
-                assert!(queue.is_empty());
+                let mut writer = Writer::default();
+                writer.frames().extend(frames.iter().cloned());
+                let mut completed = 0;
+                poll_fn(|cx| {
+                    let progress = writer.poll_write(&mut sink, cx);
+                    completed += progress.completed;
+                    progress.state
+                })
+                .await
+                .expect("write");
+                assert!(writer.is_empty());
+                assert_eq!(completed, expected.len());
                 assert_eq!(sink.out, expected, "chunk {chunk} vectored {vectored}");
             }
         }

@@ -17,17 +17,18 @@ use tracing::{debug, info};
 pub(crate) use rejection::HandshakeRejection;
 
 use crate::{
-    Connection, Handler, Request,
+    Connection, Handler, Request, ServerHandle,
     conn::{self, Settings},
+    registry::Members,
     rejection::Body,
-    server::ServerShared,
 };
 
 /// What the HTTP layer knows when a request reaches a resource.
 pub(crate) struct UpgradeContext {
-    pub(crate) shared: Arc<ServerShared>,
+    pub(crate) server: ServerHandle,
     pub(crate) peer: SocketAddr,
     pub(crate) settings: Settings,
+    pub(crate) members: Arc<Members>,
 }
 
 pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
@@ -53,7 +54,7 @@ async fn upgrade<H: Handler>(
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let (parts, _body) = request.into_parts();
-    let request = Request::new(parts, cx.peer);
+    let request = Request::new(parts, cx.peer, cx.server.clone());
     let handler = match H::accept(&request).await {
         Ok(handler) => handler,
         Err(rejection) => {
@@ -61,8 +62,15 @@ async fn upgrade<H: Handler>(
             return rejection.into_response();
         }
     };
-    let conn = Connection::new(cx.shared.next_conn_id(), request);
+    let hub = cx.server.hub();
+    let conn = Connection::new(
+        hub.next_conn_id(),
+        request,
+        cx.members,
+        cx.settings.backpressure,
+    );
     let settings = cx.settings;
+    let task = hub.task_started();
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
@@ -73,6 +81,7 @@ async fn upgrade<H: Handler>(
                         handler,
                         conn,
                         settings,
+                        task,
                     )
                     .await
                 }
@@ -83,6 +92,7 @@ async fn upgrade<H: Handler>(
                         handler,
                         conn,
                         settings,
+                        task,
                     )
                     .await
                 }

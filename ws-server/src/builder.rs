@@ -1,0 +1,139 @@
+//! [`Builder`]: which resources a server serves, and its server-wide settings.
+
+use std::{io, sync::Arc, time::Duration};
+
+use tokio::net::{TcpListener, ToSocketAddrs};
+
+use crate::{
+    Backpressure, Handler, Heartbeat, Limits, Server, ServerHandle,
+    conn::Settings,
+    hub::{Bound, Hub},
+    routing::{self, Route, Router},
+    server::ServerShared,
+    state::StateMap,
+};
+
+/// Configures a [`Server`]: which resources it serves and the server-wide settings, which
+/// apply wherever a resource does not set its own.
+///
+/// ```
+/// use std::time::Duration;
+/// use ws_server::{Backpressure, Heartbeat, Limits, Server, SlowConsumer};
+///
+/// struct Db; // e.g. a connection pool
+///
+/// let builder = Server::builder()
+///     .registered_routes()
+///     .limits(Limits::DEFAULT.max_message(1 << 20))
+///     .backpressure(Backpressure::DEFAULT.policy(SlowConsumer::Drop))
+///     .heartbeat(Heartbeat::DEFAULT.ping_interval(Some(Duration::from_secs(10))))
+///     .close_timeout(Duration::from_secs(2))
+///     .state(Db);
+/// # let _ = builder;
+/// ```
+#[derive(Debug)]
+#[must_use = "a builder does nothing until `bind` is awaited"]
+pub struct Builder {
+    routes: Vec<Route>,
+    settings: Settings,
+    state: StateMap,
+    shutdown_timeout: Duration,
+    hub: Arc<Hub>,
+}
+
+impl Builder {
+    pub(crate) fn new() -> Builder {
+        Builder {
+            routes: Vec::new(),
+            settings: Settings {
+                limits: Limits::DEFAULT,
+                close_timeout: Duration::from_secs(5),
+                backpressure: Backpressure::DEFAULT,
+                heartbeat: Heartbeat::DEFAULT,
+            },
+            state: StateMap::default(),
+            shutdown_timeout: Duration::from_secs(10),
+            hub: Arc::new(Hub::new()),
+        }
+    }
+
+    /// Serves resource `H` (a type with `#[ws_resource]` and a [`Handler`] impl).
+    pub fn route<H: Handler>(mut self) -> Builder {
+        self.routes.push(Route::of::<H>());
+        self
+    }
+
+    /// Serves every `#[ws_resource]` in the program, in any module or crate linked in.
+    /// This is what `serve!` does.
+    pub fn registered_routes(mut self) -> Builder {
+        self.routes.extend(routing::registered());
+        self
+    }
+
+    /// Server-wide limits on incoming data.
+    pub fn limits(mut self, limits: Limits) -> Builder {
+        self.settings.limits = limits;
+        self
+    }
+
+    /// Server-wide outbound queue bound and slow-consumer policy.
+    pub fn backpressure(mut self, backpressure: Backpressure) -> Builder {
+        self.settings.backpressure = backpressure;
+        self
+    }
+
+    /// Server-wide pings, pong deadline and idle timeout.
+    pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Builder {
+        self.settings.heartbeat = heartbeat;
+        self
+    }
+
+    /// How long to wait for the peer's close frame after sending one before closing the
+    /// socket anyway. Default 5 seconds.
+    pub fn close_timeout(mut self, timeout: Duration) -> Builder {
+        self.settings.close_timeout = timeout;
+        self
+    }
+
+    /// How long a graceful shutdown waits for connections to finish their close handshake
+    /// before stopping them. Default 10 seconds.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Adds a server-wide state value (a database pool, a configuration, counters),
+    /// reachable as `state::<T>()` on the [`Request`](crate::Request) in `accept`, on every
+    /// [`Connection`](crate::Connection) and on the [`ServerHandle`]. One value per type;
+    /// a later value of the same type replaces the earlier.
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Builder {
+        self.state.insert(value);
+        self
+    }
+
+    /// The handle of the server this builder will bind; usable before it binds (it sees no
+    /// connections until then).
+    pub fn handle(&self) -> ServerHandle {
+        ServerHandle::new(self.hub.clone())
+    }
+
+    /// Builds the route table and binds the listener.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming both types if two resources share a path; otherwise what
+    /// binding returns.
+    pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
+        let router = Router::new(self.routes, self.settings)?;
+        let listener = TcpListener::bind(addr).await?;
+        self.hub.registry.set_routes(router.members());
+        self.hub.bind(Bound {
+            state: self.state,
+            shutdown_timeout: self.shutdown_timeout,
+        });
+        let shared = ServerShared {
+            router,
+            server: ServerHandle::new(self.hub),
+        };
+        Ok(Server::new(listener, Arc::new(shared)))
+    }
+}

@@ -1,0 +1,69 @@
+//! Limits on what a peer may send.
+
+/// The limits a connection enforces on incoming data. Each breach closes the connection
+/// with 1009 (too big) before the offending payload is buffered.
+///
+/// Set per resource in `#[ws_resource("/path", max_payload = N, max_frames = N,
+/// max_message = N)]`, or server-wide with [`Builder::limits`](crate::Builder::limits); a
+/// resource's own values win.
+///
+/// ```
+/// use ws_server::Limits;
+/// let limits = Limits::DEFAULT.max_payload(64 * 1024).max_frames(16);
+/// assert_eq!(limits.max_payload_len(), 65536);
+/// assert_eq!(limits.max_message_len(), Limits::DEFAULT.max_message_len());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    max_payload: usize,
+    max_frames: usize,
+    max_message: usize,
+}
+
+impl Limits {
+    /// The defaults: frames up to 1 MiB, messages up to 4 MiB in at most 1024 frames.
+    pub const DEFAULT: Limits = Limits {
+        max_payload: 1 << 20,
+        max_frames: 1024,
+        max_message: 4 << 20,
+    };
+
+    /// The largest payload of one frame, in bytes. Default 1 MiB.
+    pub const fn max_payload(mut self, bytes: usize) -> Limits {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// The most frames one message may arrive in, the first frame included. Default 1024.
+    pub const fn max_frames(mut self, frames: usize) -> Limits {
+        self.max_frames = frames;
+        self
+    }
+
+    /// The largest reassembled message, in bytes. Default 4 MiB.
+    pub const fn max_message(mut self, bytes: usize) -> Limits {
+        self.max_message = bytes;
+        self
+    }
+
+    /// The frame payload limit.
+    pub const fn max_payload_len(&self) -> usize {
+        self.max_payload
+    }
+
+    /// The frames-per-message limit.
+    pub const fn max_frame_count(&self) -> usize {
+        self.max_frames
+    }
+
+    /// The message size limit.
+    pub const fn max_message_len(&self) -> usize {
+        self.max_message
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::DEFAULT
+    }
+}

@@ -1,0 +1,12 @@
+//! Settings: limits on what a peer may send, the outbound queue's bound and policy, and the
+//! heartbeat; per resource and server-wide.
+
+mod backpressure;
+mod heartbeat;
+mod limits;
+mod resource;
+
+pub use backpressure::{Backpressure, SlowConsumer};
+pub use heartbeat::Heartbeat;
+pub use limits::Limits;
+pub use resource::ResourceConfig;

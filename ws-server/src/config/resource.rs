@@ -1,0 +1,133 @@
+//! A resource's own settings, which override the server-wide ones.
+
+use std::time::Duration;
+
+use super::{Backpressure, Heartbeat, Limits, SlowConsumer};
+
+/// A resource's own settings, as `#[ws_resource]` writes them: every value left out falls
+/// back to the server-wide one.
+///
+/// ```
+/// use ws_server::{Limits, ResourceConfig};
+/// const CONFIG: ResourceConfig = ResourceConfig::new().max_frames(16);
+/// let server_wide = Limits::DEFAULT.max_payload(1000);
+/// let limits = CONFIG.limits(server_wide);
+/// assert_eq!((limits.max_payload_len(), limits.max_frame_count()), (1000, 16));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ResourceConfig {
+    max_payload: Option<usize>,
+    max_frames: Option<usize>,
+    max_message: Option<usize>,
+    max_queue: Option<usize>,
+    slow_consumer: Option<SlowConsumer>,
+    ping_interval: Option<Option<Duration>>,
+    pong_timeout: Option<Duration>,
+    idle_timeout: Option<Option<Duration>>,
+}
+
+impl ResourceConfig {
+    /// No settings of its own.
+    pub const fn new() -> ResourceConfig {
+        ResourceConfig {
+            max_payload: None,
+            max_frames: None,
+            max_message: None,
+            max_queue: None,
+            slow_consumer: None,
+            ping_interval: None,
+            pong_timeout: None,
+            idle_timeout: None,
+        }
+    }
+
+    /// Sets the frame payload limit of this resource.
+    pub const fn max_payload(mut self, bytes: usize) -> ResourceConfig {
+        self.max_payload = Some(bytes);
+        self
+    }
+
+    /// Sets the frames-per-message limit of this resource.
+    pub const fn max_frames(mut self, frames: usize) -> ResourceConfig {
+        self.max_frames = Some(frames);
+        self
+    }
+
+    /// Sets the message size limit of this resource.
+    pub const fn max_message(mut self, bytes: usize) -> ResourceConfig {
+        self.max_message = Some(bytes);
+        self
+    }
+
+    /// Sets the outbound queue bound of this resource.
+    pub const fn max_queue(mut self, bytes: usize) -> ResourceConfig {
+        self.max_queue = Some(bytes);
+        self
+    }
+
+    /// Sets the slow-consumer policy of this resource.
+    pub const fn slow_consumer(mut self, policy: SlowConsumer) -> ResourceConfig {
+        self.slow_consumer = Some(policy);
+        self
+    }
+
+    /// Sets the ping interval of this resource (`None`: no pings).
+    pub const fn ping_interval(mut self, interval: Option<Duration>) -> ResourceConfig {
+        self.ping_interval = Some(interval);
+        self
+    }
+
+    /// Sets the pong deadline of this resource.
+    pub const fn pong_timeout(mut self, timeout: Duration) -> ResourceConfig {
+        self.pong_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the idle timeout of this resource (`None`: no limit).
+    pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> ResourceConfig {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
+    /// The limits in force: this resource's values, else `server_wide`'s.
+    pub const fn limits(&self, server_wide: Limits) -> Limits {
+        let mut limits = server_wide;
+        if let Some(bytes) = self.max_payload {
+            limits = limits.max_payload(bytes);
+        }
+        if let Some(frames) = self.max_frames {
+            limits = limits.max_frames(frames);
+        }
+        if let Some(bytes) = self.max_message {
+            limits = limits.max_message(bytes);
+        }
+        limits
+    }
+
+    /// The outbound queue settings in force: this resource's values, else `server_wide`'s.
+    pub const fn backpressure(&self, server_wide: Backpressure) -> Backpressure {
+        let mut backpressure = server_wide;
+        if let Some(bytes) = self.max_queue {
+            backpressure = backpressure.max_queue(bytes);
+        }
+        if let Some(policy) = self.slow_consumer {
+            backpressure = backpressure.policy(policy);
+        }
+        backpressure
+    }
+
+    /// The heartbeat in force: this resource's values, else `server_wide`'s.
+    pub const fn heartbeat(&self, server_wide: Heartbeat) -> Heartbeat {
+        let mut heartbeat = server_wide;
+        if let Some(interval) = self.ping_interval {
+            heartbeat = heartbeat.ping_interval(interval);
+        }
+        if let Some(timeout) = self.pong_timeout {
+            heartbeat = heartbeat.pong_timeout(timeout);
+        }
+        if let Some(timeout) = self.idle_timeout {
+            heartbeat = heartbeat.idle_timeout(timeout);
+        }
+        heartbeat
+    }
+}

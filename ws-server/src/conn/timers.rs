@@ -1,0 +1,142 @@
+//! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle) behind
+//! one timer, armed for the earliest.
+
+use std::{
+    future::Future,
+    pin::Pin,
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use tokio::time::{Instant, Sleep, sleep_until};
+
+use crate::Heartbeat;
+
+/// Why the connection should close, found when the timer fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// The peer did not answer our close in time.
+    CloseHandshake,
+    /// A slow consumer's queue did not drain within the grace period.
+    Grace,
+    /// No pong within the pong timeout.
+    Pong,
+    /// No message within the idle timeout.
+    Idle,
+}
+
+pub(crate) struct Timers {
+    sleep: Pin<Box<Sleep>>,
+    armed: Option<Instant>,
+    heartbeat: Heartbeat,
+    pub(crate) close: Option<Instant>,
+    pub(crate) grace: Option<Instant>,
+    /// When to send the next ping.
+    pub(crate) ping: Option<Instant>,
+    /// When the ping sent last must have been answered.
+    pub(crate) pong: Option<Instant>,
+    /// When to check for idleness next.
+    idle_check: Option<Instant>,
+    last_message: Instant,
+}
+
+impl Timers {
+    pub(crate) fn new(heartbeat: Heartbeat) -> Timers {
+        let now = Instant::now();
+        Timers {
+            sleep: Box::pin(sleep_until(now)),
+            armed: None,
+            heartbeat,
+            close: None,
+            grace: None,
+            ping: heartbeat.ping_every().map(|every| now + every),
+            pong: None,
+            idle_check: heartbeat.idle_after().map(|after| now + after),
+            last_message: now,
+        }
+    }
+
+    /// Whether the idle timeout is on, so that message times are worth recording.
+    pub(crate) fn tracks_idle(&self) -> bool {
+        self.idle_check.is_some()
+    }
+
+    pub(crate) fn message_received(&mut self) {
+        self.last_message = Instant::now();
+    }
+
+    pub(crate) fn pong_received(&mut self) {
+        self.pong = None;
+    }
+
+    /// Once closing, the heartbeat and idle checks no longer matter.
+    pub(crate) fn closing(&mut self, close_timeout: Duration) {
+        self.close = Some(Instant::now() + close_timeout);
+        self.ping = None;
+        self.pong = None;
+        self.idle_check = None;
+        self.grace = None;
+    }
+
+    fn earliest(&self) -> Option<Instant> {
+        [self.close, self.grace, self.ping, self.pong, self.idle_check]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Ready when the earliest deadline has come.
+    pub(crate) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.earliest() else {
+            return Poll::Pending;
+        };
+        if self.armed != Some(deadline) {
+            self.sleep.as_mut().reset(deadline);
+            self.armed = Some(deadline);
+        }
+        let due = self.sleep.as_mut().poll(cx);
+        if due.is_ready() {
+            self.armed = None;
+        }
+        due
+    }
+
+    /// Handles every deadline that has passed: returns what expired (the most serious
+    /// first), and whether a ping is due now.
+    pub(crate) fn fire(&mut self) -> (Option<Expired>, bool) {
+        let now = Instant::now();
+        let passed = |deadline: Option<Instant>| deadline.is_some_and(|at| at <= now);
+        if passed(self.close) {
+            return (Some(Expired::CloseHandshake), false);
+        }
+        if passed(self.grace) {
+            self.grace = None;
+            return (Some(Expired::Grace), false);
+        }
+        if passed(self.pong) {
+            self.pong = None;
+            return (Some(Expired::Pong), false);
+        }
+        if let (Some(check), Some(after)) = (self.idle_check, self.heartbeat.idle_after()) {
+            if check <= now {
+                let idle_until = self.last_message + after;
+                if idle_until <= now {
+                    self.idle_check = None;
+                    return (Some(Expired::Idle), false);
+                }
+                self.idle_check = Some(idle_until);
+            }
+        }
+        let mut ping_due = false;
+        if let (Some(at), Some(every)) = (self.ping, self.heartbeat.ping_every()) {
+            if at <= now {
+                self.ping = Some(now + every);
+                if self.pong.is_none() {
+                    self.pong = Some(now + self.heartbeat.pong_deadline());
+                    ping_due = true;
+                }
+            }
+        }
+        (None, ping_due)
+    }
+}

@@ -1,0 +1,141 @@
+//! [`ServerHandle`]: the server's live connections and topics, from anywhere.
+
+use std::{fmt, sync::Arc};
+
+use crate::{
+    Connection, Message,
+    hub::Hub,
+    proto::OutFrame,
+    registry::{Delivery, Fanout},
+};
+
+/// A handle to a running server: its live connections, broadcast, topics, state and
+/// shutdown. Cheap to clone, `Send + Sync`.
+///
+/// Get one from [`Server::handle`](crate::Server::handle),
+/// [`Serve::handle`](crate::Serve::handle) (what `serve!` returns), or
+/// [`Connection::server`] inside a handler.
+///
+/// A broadcast encodes the message once: every recipient's queue holds the same bytes.
+/// Offers never wait, except for recipients under
+/// [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) whose queue is full; those are waited
+/// for side by side.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use ws_server::{Handler, Server, ws_resource};
+///
+/// #[ws_resource("/clock")]
+/// #[derive(Default)]
+/// struct Clock;
+/// impl Handler for Clock {}
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let server = Server::builder().route::<Clock>().bind("127.0.0.1:9001").await?;
+/// let handle = server.handle();
+/// tokio::spawn(async move {
+///     let mut tick = tokio::time::interval(Duration::from_secs(1));
+///     loop {
+///         tick.tick().await;
+///         let _ = handle.broadcast_at("/clock", "tick").await;
+///     }
+/// });
+/// server.run().await
+/// # }
+/// # let _ = run;
+/// ```
+#[derive(Clone)]
+pub struct ServerHandle {
+    hub: Arc<Hub>,
+}
+
+impl ServerHandle {
+    pub(crate) fn new(hub: Arc<Hub>) -> ServerHandle {
+        ServerHandle { hub }
+    }
+
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Every live connection (a snapshot).
+    pub fn connections(&self) -> Vec<Connection> {
+        self.hub.connections()
+    }
+
+    /// The live connections of the resource at `path` (a snapshot; empty for a path no
+    /// resource is served at).
+    pub fn connections_at(&self, path: &str) -> Vec<Connection> {
+        let mut conns = Vec::new();
+        if let Some(members) = self.hub.registry.at(path) {
+            members.snapshot(None, &mut conns);
+        }
+        conns
+    }
+
+    /// How many connections are live.
+    pub fn connection_count(&self) -> usize {
+        self.hub.connection_count()
+    }
+
+    /// Sends `message` to every live connection.
+    pub async fn broadcast(&self, message: impl Into<Message>) -> Delivery {
+        let frame = OutFrame::message(message.into());
+        let mut fanout = Fanout::default();
+        self.hub.offer_all(&frame, &mut fanout);
+        fanout.finish(&frame).await
+    }
+
+    /// Sends `message` to every live connection of the resource at `path`.
+    pub async fn broadcast_at(&self, path: &str, message: impl Into<Message>) -> Delivery {
+        let frame = OutFrame::message(message.into());
+        let mut fanout = Fanout::default();
+        if let Some(members) = self.hub.registry.at(path) {
+            members.offer(&frame, None, &mut fanout);
+        }
+        fanout.finish(&frame).await
+    }
+
+    /// Sends `message` to every subscriber of `topic`
+    /// (see [`Connection::subscribe`]).
+    pub async fn publish(&self, topic: &str, message: impl Into<Message>) -> Delivery {
+        let frame = OutFrame::message(message.into());
+        let mut fanout = Fanout::default();
+        self.hub.topics.offer(topic, &frame, None, &mut fanout);
+        fanout.finish(&frame).await
+    }
+
+    /// How many connections subscribe to `topic`.
+    pub fn subscriber_count(&self, topic: &str) -> usize {
+        self.hub.topics.subscriber_count(topic)
+    }
+
+    /// The server-wide state value of type `T`, as given to
+    /// [`Builder::state`](crate::Builder::state); `None` if none was.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.hub.state()
+    }
+
+    /// Shuts the server down gracefully: stops accepting, closes every connection with
+    /// 1001 "server shutting down", waits for the close handshakes and every `on_close` up
+    /// to the shutdown timeout ([`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout)),
+    /// then stops what is left, whose `on_close` still runs. Resolves when done; calling it
+    /// again, or from several places, waits for the same shutdown.
+    pub async fn shutdown(&self) {
+        self.hub.shutdown().await;
+    }
+
+    /// Whether a shutdown has started.
+    pub fn is_shutting_down(&self) -> bool {
+        self.hub.is_shutting_down()
+    }
+}
+
+impl fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerHandle")
+            .field("connections", &self.connection_count())
+            .field("shutting_down", &self.is_shutting_down())
+            .finish()
+    }
+}

@@ -1,0 +1,195 @@
+//! What all connections of a server share: the registry, topics, state and the shutdown.
+
+use std::{
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use tokio::{
+    sync::{Notify, watch},
+    time::timeout,
+};
+use tracing::{info, warn};
+
+use crate::{
+    CloseCode, ConnId, Connection,
+    registry::{Fanout, Registry, Topics},
+    state::StateMap,
+};
+
+/// Where a server is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    Stopping,
+    Stopped,
+}
+
+/// What is fixed when the server binds.
+#[derive(Debug)]
+pub(crate) struct Bound {
+    pub(crate) state: StateMap,
+    pub(crate) shutdown_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) struct Hub {
+    pub(crate) registry: Registry,
+    pub(crate) topics: Topics,
+    bound: OnceLock<Bound>,
+    next_id: AtomicU64,
+    phase: watch::Sender<Phase>,
+    /// Connection tasks that have not finished `on_close` yet.
+    live_tasks: AtomicUsize,
+    all_done: Notify,
+}
+
+impl Hub {
+    pub(crate) fn new() -> Hub {
+        Hub {
+            registry: Registry::default(),
+            topics: Topics::new(),
+            bound: OnceLock::new(),
+            next_id: AtomicU64::new(1),
+            phase: watch::Sender::new(Phase::Running),
+            live_tasks: AtomicUsize::new(0),
+            all_done: Notify::new(),
+        }
+    }
+
+    pub(crate) fn bind(&self, bound: Bound) {
+        let _ = self.bound.set(bound);
+    }
+
+    pub(crate) fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.bound.get()?.state.get()
+    }
+
+    pub(crate) fn next_conn_id(&self) -> ConnId {
+        ConnId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Counts a connection task until the guard drops (after its `on_close`).
+    pub(crate) fn task_started(self: &Arc<Hub>) -> TaskGuard {
+        self.live_tasks.fetch_add(1, Ordering::AcqRel);
+        TaskGuard(self.clone())
+    }
+
+    /// Adds a connection to its path's members; during a shutdown, also closes it.
+    pub(crate) fn register(&self, conn: &Connection) {
+        conn.members().insert(conn);
+        if self.is_shutting_down() {
+            let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
+        }
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        *self.phase.borrow() != Phase::Running
+    }
+
+    /// Resolves once a shutdown has started.
+    pub(crate) async fn stopping(&self) {
+        let mut phase = self.phase.subscribe();
+        let _ = phase.wait_for(|phase| *phase != Phase::Running).await;
+    }
+
+    /// Closes every connection with 1001 and waits for their tasks to finish, up to the
+    /// shutdown timeout; then stops the rest. Whoever calls first does the work; every
+    /// caller returns once it is done.
+    pub(crate) async fn shutdown(&self) {
+        let started = self.phase.send_if_modified(|phase| {
+            let first = *phase == Phase::Running;
+            if first {
+                *phase = Phase::Stopping;
+            }
+            first
+        });
+        if started {
+            self.close_everything().await;
+            self.phase.send_replace(Phase::Stopped);
+        } else {
+            let mut phase = self.phase.subscribe();
+            let _ = phase.wait_for(|phase| *phase == Phase::Stopped).await;
+        }
+    }
+
+    async fn close_everything(&self) {
+        let deadline = self
+            .bound
+            .get()
+            .map_or(Duration::from_secs(10), |bound| bound.shutdown_timeout);
+        let conns = self.connections();
+        info!(connections = conns.len(), "shutting down: closing every connection with 1001");
+        for conn in &conns {
+            let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
+        }
+        drop(conns);
+        if timeout(deadline, self.tasks_finished()).await.is_ok() {
+            info!("shutdown complete");
+            return;
+        }
+        let stuck = self.connections();
+        warn!(
+            connections = stuck.len(),
+            "shutdown deadline passed; stopping the remaining connections"
+        );
+        for conn in &stuck {
+            conn.outbox().abort();
+        }
+        drop(stuck);
+        // Stopped tasks still run `on_close`; give them a moment, not forever.
+        if timeout(Duration::from_secs(1), self.tasks_finished())
+            .await
+            .is_err()
+        {
+            warn!("some handlers did not finish on_close in time");
+        }
+    }
+
+    async fn tasks_finished(&self) {
+        loop {
+            let done = self.all_done.notified();
+            tokio::pin!(done);
+            done.as_mut().enable();
+            if self.live_tasks.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            done.await;
+        }
+    }
+
+    /// A snapshot of every live connection.
+    pub(crate) fn connections(&self) -> Vec<Connection> {
+        let mut conns = Vec::new();
+        for members in self.registry.routes() {
+            members.snapshot(None, &mut conns);
+        }
+        conns
+    }
+
+    pub(crate) fn connection_count(&self) -> usize {
+        self.registry.routes().iter().map(|members| members.len()).sum()
+    }
+
+    /// Offers `frame` to every live connection.
+    pub(crate) fn offer_all(&self, frame: &crate::proto::OutFrame, fanout: &mut Fanout) {
+        for members in self.registry.routes() {
+            members.offer(frame, None, fanout);
+        }
+    }
+}
+
+/// Keeps a connection task counted as live.
+#[derive(Debug)]
+pub(crate) struct TaskGuard(Arc<Hub>);
+
+impl Drop for TaskGuard {
+    fn drop(&mut self) {
+        if self.0.live_tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.all_done.notify_waiters();
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! Named topics that connections subscribe to.
+
+use std::{collections::HashMap, sync::Arc};
+
+use super::{Fanout, Sharded};
+use crate::{ConnId, Connection, proto::OutFrame};
+
+/// Subscribers by topic.
+#[derive(Debug)]
+pub(crate) struct Topics {
+    map: Sharded<Arc<str>, HashMap<ConnId, Connection>>,
+}
+
+impl Topics {
+    pub(crate) fn new() -> Topics {
+        Topics {
+            map: Sharded::new(),
+        }
+    }
+
+    pub(crate) fn subscribe(&self, topic: &Arc<str>, conn: &Connection) {
+        self.map
+            .shard(&**topic)
+            .entry(topic.clone())
+            .or_default()
+            .insert(conn.id(), conn.clone());
+    }
+
+    pub(crate) fn unsubscribe(&self, topic: &str, id: ConnId) {
+        let mut shard = self.map.shard(topic);
+        if let Some(subscribers) = shard.get_mut(topic) {
+            subscribers.remove(&id);
+            if subscribers.is_empty() {
+                shard.remove(topic);
+            }
+        }
+    }
+
+    pub(crate) fn subscriber_count(&self, topic: &str) -> usize {
+        self.map.shard(topic).get(topic).map_or(0, HashMap::len)
+    }
+
+    /// Offers `frame` to every subscriber of `topic` but `except`.
+    pub(crate) fn offer(
+        &self,
+        topic: &str,
+        frame: &OutFrame,
+        except: Option<ConnId>,
+        fanout: &mut Fanout,
+    ) {
+        if let Some(subscribers) = self.map.shard(topic).get(topic) {
+            for conn in subscribers.values().filter(|conn| Some(conn.id()) != except) {
+                fanout.offer(conn, frame);
+            }
+        }
+    }
+}
