@@ -6,22 +6,47 @@ use syn::{
     parse::{Parse, ParseStream},
 };
 
-mod kw {
-    syn::custom_keyword!(max_payload);
-    syn::custom_keyword!(max_frames);
-    syn::custom_keyword!(max_message);
+/// The options, each with the kind of value it takes.
+const OPTIONS: &[(&str, Kind)] = &[
+    ("max_payload", Kind::Count),
+    ("max_frames", Kind::Count),
+    ("max_message", Kind::Count),
+    ("max_queue", Kind::Count),
+    ("slow_consumer", Kind::Policy),
+    ("ping_interval", Kind::Duration { off: true }),
+    ("pong_timeout", Kind::Duration { off: false }),
+    ("idle_timeout", Kind::Duration { off: true }),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Count,
+    Policy,
+    /// `off`: whether `"off"` is accepted.
+    Duration {
+        off: bool,
+    },
 }
 
 /// The attribute's arguments, parsed and checked.
 pub(crate) struct ResourceArgs {
     pub(crate) path: LitStr,
-    pub(crate) limits: Vec<Limit>,
+    pub(crate) options: Vec<Setting>,
 }
 
-/// One `key = positive integer` option.
-pub(crate) struct Limit {
+/// One `key = value` option.
+pub(crate) struct Setting {
     pub(crate) key: Ident,
-    pub(crate) value: usize,
+    pub(crate) value: Value,
+}
+
+pub(crate) enum Value {
+    /// A positive integer.
+    Count(usize),
+    /// A `SlowConsumer` variant.
+    Policy(Ident),
+    /// Milliseconds, or `None` for `"off"`.
+    Duration(Option<u64>),
 }
 
 impl Parse for ResourceArgs {
@@ -39,48 +64,118 @@ impl Parse for ResourceArgs {
             )
         })?;
         check_path(&path)?;
-        let mut limits: Vec<Limit> = Vec::new();
+        let mut options: Vec<Setting> = Vec::new();
         while !input.is_empty() {
             input.parse::<Token![,]>()?;
             if input.is_empty() {
                 break;
             }
-            let limit = parse_limit(input)?;
-            if limits.iter().any(|seen| seen.key == limit.key) {
+            let setting = parse_setting(input)?;
+            if options.iter().any(|seen| seen.key == setting.key) {
                 return Err(syn::Error::new(
-                    limit.key.span(),
-                    format!("`{}` specified more than once", limit.key),
+                    setting.key.span(),
+                    format!("`{}` specified more than once", setting.key),
                 ));
             }
-            limits.push(limit);
+            options.push(setting);
         }
-        Ok(ResourceArgs { path, limits })
+        Ok(ResourceArgs { path, options })
     }
 }
 
-fn parse_limit(input: ParseStream<'_>) -> syn::Result<Limit> {
-    let lookahead = input.lookahead1();
-    let key = if lookahead.peek(kw::max_payload) {
-        Ident::new("max_payload", input.parse::<kw::max_payload>()?.span)
-    } else if lookahead.peek(kw::max_frames) {
-        Ident::new("max_frames", input.parse::<kw::max_frames>()?.span)
-    } else if lookahead.peek(kw::max_message) {
-        Ident::new("max_message", input.parse::<kw::max_message>()?.span)
-    } else {
-        return Err(lookahead.error());
+fn parse_setting(input: ParseStream<'_>) -> syn::Result<Setting> {
+    let unknown = || {
+        let names: Vec<String> = OPTIONS.iter().map(|(name, _)| format!("`{name}`")).collect();
+        format!("expected one of: {}", names.join(", "))
+    };
+    let key: Ident = input
+        .parse()
+        .map_err(|error| syn::Error::new(error.span(), unknown()))?;
+    let Some(&(_, kind)) = OPTIONS.iter().find(|(name, _)| key == name) else {
+        return Err(syn::Error::new(key.span(), unknown()));
     };
     if !input.peek(Token![=]) {
         return Err(syn::Error::new(
             key.span(),
-            format!("`{key}` needs a value, like `{key} = 65536`"),
+            format!("`{key}` needs a value, like `{key} = {}`", example(kind)),
         ));
     }
     input.parse::<Token![=]>()?;
     let value: Expr = input.parse()?;
-    Ok(Limit {
-        value: positive_integer(&key, &value)?,
-        key,
-    })
+    let value = match kind {
+        Kind::Count => Value::Count(positive_integer(&key, &value)?),
+        Kind::Policy => Value::Policy(policy(&key, &value)?),
+        Kind::Duration { off } => Value::Duration(duration(&key, &value, off)?),
+    };
+    Ok(Setting { key, value })
+}
+
+fn example(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Count => "65536",
+        Kind::Policy => "\"drop\"",
+        Kind::Duration { .. } => "\"30s\"",
+    }
+}
+
+/// `"close"`, `"drop"` or `"wait"`, as the `SlowConsumer` variant's name.
+fn policy(key: &Ident, value: &Expr) -> syn::Result<Ident> {
+    let message = || format!("`{key}` must be \"close\", \"drop\" or \"wait\"");
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(value, message()));
+    };
+    let variant = match text.value().as_str() {
+        "close" => "Close",
+        "drop" => "Drop",
+        "wait" => "Wait",
+        _ => return Err(syn::Error::new(text.span(), message())),
+    };
+    Ok(Ident::new(variant, text.span()))
+}
+
+/// A duration like `"250ms"`, `"30s"`, `"5m"` or `"1h"` (above zero), in milliseconds;
+/// `"off"` (where `off` allows it) is `None`.
+fn duration(key: &Ident, value: &Expr, off: bool) -> syn::Result<Option<u64>> {
+    let message = || {
+        let alternative = if off { ", or \"off\"" } else { "" };
+        format!(
+            "`{key}` must be a duration like \"250ms\", \"30s\", \"5m\" or \"1h\"{alternative}"
+        )
+    };
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(value, message()));
+    };
+    let written = text.value();
+    if off && written == "off" {
+        return Ok(None);
+    }
+    let digits = written.len() - written.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let (number, unit) = written.split_at(digits);
+    let scale: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => return Err(syn::Error::new(text.span(), message())),
+    };
+    let millis = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| syn::Error::new(text.span(), message()))?;
+    if millis == 0 {
+        return Err(syn::Error::new(
+            text.span(),
+            format!("`{key}` must be longer than zero"),
+        ));
+    }
+    Ok(Some(millis))
 }
 
 /// Reads a limit's value: an integer literal of at least 1, unsuffixed or `usize`.

@@ -4,7 +4,10 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::ItemStruct;
 
-use crate::{attr::ResourceArgs, paths};
+use crate::{
+    attr::{ResourceArgs, Setting, Value},
+    paths,
+};
 
 /// The struct, its `Resource` impl and its registration.
 pub(crate) fn resource(strukt: &ItemStruct, args: &ResourceArgs) -> TokenStream {
@@ -13,8 +16,7 @@ pub(crate) fn resource(strukt: &ItemStruct, args: &ResourceArgs) -> TokenStream 
     let resource_trait = paths::resource_trait();
     let config_type = paths::resource_config();
     let private = paths::private();
-    let keys = args.limits.iter().map(|limit| &limit.key);
-    let values = args.limits.iter().map(|limit| limit.value);
+    let setters = args.options.iter().map(setter);
     // Spanned on the struct's name: "`Chat` does not implement `Handler`" points there.
     let route = quote_spanned!(ident.span()=> #private::Route::of::<#ident>());
     quote! {
@@ -23,7 +25,7 @@ pub(crate) fn resource(strukt: &ItemStruct, args: &ResourceArgs) -> TokenStream 
         const _: () = {
             impl #resource_trait for #ident {
                 const PATH: &'static str = #path;
-                const CONFIG: #config_type = #config_type::new() #(.#keys(#values))*;
+                const CONFIG: #config_type = #config_type::new() #(#setters)*;
 
                 fn __construct() -> ::core::option::Option<Self> {
                     #[allow(unused_imports)]
@@ -55,4 +57,28 @@ pub(crate) fn fallback(strukt: &ItemStruct) -> TokenStream {
             }
         }
     }
+}
+
+/// `.key(value)` on the resource's `ResourceConfig`.
+fn setter(setting: &Setting) -> TokenStream {
+    let key = &setting.key;
+    let value = match &setting.value {
+        Value::Count(count) => quote!(#count),
+        Value::Policy(variant) => {
+            let policy = paths::slow_consumer();
+            quote!(#policy::#variant)
+        }
+        Value::Duration(millis) => {
+            let duration = millis.map(|millis| quote!(::core::time::Duration::from_millis(#millis)));
+            if key == "pong_timeout" {
+                quote!(#duration)
+            } else {
+                match duration {
+                    Some(duration) => quote!(::core::option::Option::Some(#duration)),
+                    None => quote!(::core::option::Option::None),
+                }
+            }
+        }
+    };
+    quote!(.#key(#value))
 }

@@ -14,3 +14,7 @@ pub(crate) fn resource_config() -> TokenStream {
 pub(crate) fn private() -> TokenStream {
     quote!(::ws_server::__private)
 }
+
+pub(crate) fn slow_consumer() -> TokenStream {
+    quote!(::ws_server::SlowConsumer)
+}

@@ -86,8 +86,11 @@ pub use serve::Serve;
 pub use server::Server;
 /// Serves every `#[ws_resource]` of the program on an address.
 ///
-/// `serve!(addr)` is `Server::builder().registered_routes().bind(addr)` followed by
-/// [`Server::run`]: a future of `std::io::Result<()>`. The address is anything
+/// `serve!(addr)` returns a [`Serve`]: awaiting it binds
+/// `Server::builder().registered_routes()` to `addr` and runs it until Ctrl-C, then shuts
+/// down gracefully (close 1001 to everyone). Before awaiting, [`Serve::state`] adds
+/// server-wide state, [`Serve::handle`] gives a [`ServerHandle`], and
+/// [`Serve::with_shutdown`] replaces Ctrl-C. The address is anything
 /// [`tokio::net::ToSocketAddrs`] takes; a string literal is checked at compile time.
 ///
 /// ```no_run
@@ -109,9 +112,28 @@ pub use ws_macros::serve;
 /// impl Handler for Chat {}
 /// ```
 ///
-/// The path must start with `/`. Options, each optional and given at most once:
-/// `max_payload`, `max_frames`, `max_message` (positive integers; see [`Limits`]). The
-/// struct must implement [`Handler`]; unless it is `Default`, it must implement
+/// The path must start with `/`. Options, each optional and given at most once; what is
+/// left out comes from the server-wide settings of the [`Builder`]:
+///
+/// | option | value | see |
+/// | --- | --- | --- |
+/// | `max_payload`, `max_frames`, `max_message` | positive integer | [`Limits`] |
+/// | `max_queue` | positive integer (bytes) | [`Backpressure`] |
+/// | `slow_consumer` | `"close"`, `"drop"` or `"wait"` | [`SlowConsumer`] |
+/// | `ping_interval`, `idle_timeout` | duration like `"250ms"`, `"30s"`, `"5m"`, `"1h"`, or `"off"` | [`Heartbeat`] |
+/// | `pong_timeout` | duration | [`Heartbeat`] |
+///
+/// ```
+/// use ws_server::{Handler, ws_resource};
+///
+/// #[ws_resource("/ticker", max_queue = 262144, slow_consumer = "drop", ping_interval = "15s")]
+/// #[derive(Default)]
+/// struct Ticker;
+///
+/// impl Handler for Ticker {}
+/// ```
+///
+/// The struct must implement [`Handler`]; unless it is `Default`, it must implement
 /// [`Handler::accept`]. Generic structs cannot be resources.
 pub use ws_macros::ws_resource;
 

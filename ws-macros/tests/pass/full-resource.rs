@@ -25,6 +25,25 @@ impl Handler for Chat {
     async fn on_close(&mut self, _conn: &Connection, _code: CloseCode, _reason: &str) {}
 }
 
+#[ws_resource(
+    "/ticker",
+    max_queue = 262144,
+    slow_consumer = "drop",
+    ping_interval = "15s",
+    pong_timeout = "500ms",
+    idle_timeout = "off"
+)]
+#[derive(Default)]
+struct Ticker;
+
+impl Handler for Ticker {}
+
+#[ws_resource("/slow", slow_consumer = "wait", ping_interval = "off", idle_timeout = "2h")]
+#[derive(Default)]
+struct Slow;
+
+impl Handler for Slow {}
+
 #[ws_resource("/minimal")]
 #[derive(Default)]
 struct Minimal;
@@ -35,8 +54,20 @@ fn main() {
     use ws_server::Resource;
     assert_eq!(Chat::PATH, "/chat/room-1");
     assert_eq!(Minimal::PATH, "/minimal");
+    let server = ws_server::Backpressure::DEFAULT;
+    let ticker = Ticker::CONFIG.backpressure(server);
+    assert_eq!(ticker.max_queue_len(), 262144);
+    assert_eq!(ticker.slow_consumer(), ws_server::SlowConsumer::Drop);
+    let heartbeat = Ticker::CONFIG.heartbeat(ws_server::Heartbeat::DEFAULT);
+    assert_eq!(heartbeat.ping_every(), Some(std::time::Duration::from_secs(15)));
+    assert_eq!(heartbeat.pong_deadline(), std::time::Duration::from_millis(500));
+    assert_eq!(heartbeat.idle_after(), None);
+    let heartbeat = Slow::CONFIG.heartbeat(ws_server::Heartbeat::DEFAULT);
+    assert_eq!(heartbeat.ping_every(), None);
+    assert_eq!(heartbeat.idle_after(), Some(std::time::Duration::from_secs(7200)));
+    assert_eq!(Slow::CONFIG.backpressure(server).slow_consumer(), ws_server::SlowConsumer::Wait);
     let addr = String::from("127.0.0.1:0");
-    // Only type-checked: the futures are never polled.
+    // Only type-checked: the servers are never started.
     let _by_expression = serve!(addr);
-    let _by_literal = serve!("localhost:9001");
+    let _by_literal = serve!("localhost:9001").state(7u32).with_shutdown(async {});
 }
