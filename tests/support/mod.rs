@@ -20,12 +20,12 @@ use tokio_tungstenite::{
         },
     },
 };
-use ws_server::Builder;
+use ws_server::{Builder, ServerHandle};
 
 #[allow(unused_imports)]
 pub(crate) use recorder::{Recorder, events, record, unique_tag, wait_for};
 #[allow(unused_imports)]
-pub(crate) use wire::{close_frame_of, http_head, masked, raw_upgrade};
+pub(crate) use wire::{close_frame_of, http_head, masked, raw_upgrade, read_frame, stalled_client};
 
 /// How long any single step of a test may take.
 pub(crate) const STEP: Duration = Duration::from_secs(5);
@@ -34,10 +34,25 @@ pub(crate) type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Binds `builder` on a free loopback port and runs it in the background.
 pub(crate) async fn start(builder: Builder) -> SocketAddr {
+    start_with_handle(builder).await.0
+}
+
+/// Like [`start`], and returns the server's handle too.
+pub(crate) async fn start_with_handle(builder: Builder) -> (SocketAddr, ServerHandle) {
     let server = builder.bind("127.0.0.1:0").await.expect("bind");
     let addr = server.local_addr().expect("local addr");
+    let handle = server.handle();
     tokio::spawn(server.run());
-    addr
+    (addr, handle)
+}
+
+/// Waits until `done` holds, polling.
+pub(crate) async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + STEP;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Opens a WebSocket to `path` (which may carry a query).

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
+    net::{TcpSocket, TcpStream},
 };
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::protocol::Role};
 
@@ -33,7 +33,40 @@ pub(crate) fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// Performs an upgrade by hand, sending `extra` in the same write as the request, and
 /// returns the socket positioned after the 101 response.
 pub(crate) async fn raw_upgrade(addr: SocketAddr, path: &str, extra: &[u8]) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    upgrade_on(stream, addr, path, extra).await
+}
+
+/// A client that upgrades and then reads nothing: its socket's receive buffer is made
+/// small, so the server's writes back up quickly.
+pub(crate) async fn stalled_client(addr: SocketAddr, path: &str) -> TcpStream {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(addr).await.expect("connect");
+    upgrade_on(stream, addr, path, b"").await
+}
+
+/// Reads one server frame (unmasked, as the server must send): FIN+opcode byte and payload.
+pub(crate) async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+    let read = async {
+        let mut head = [0u8; 2];
+        stream.read_exact(&mut head).await.expect("frame header");
+        assert_eq!(head[1] & 0x80, 0, "server frames are not masked");
+        let len = match head[1] & 0x7F {
+            126 => u64::from(stream.read_u16().await.expect("length")),
+            127 => stream.read_u64().await.expect("length"),
+            n => u64::from(n),
+        };
+        let mut payload = vec![0u8; len as usize];
+        stream.read_exact(&mut payload).await.expect("payload");
+        (head[0], payload)
+    };
+    tokio::time::timeout(STEP, read)
+        .await
+        .expect("no frame in time")
+}
+
+async fn upgrade_on(mut stream: TcpStream, addr: SocketAddr, path: &str, extra: &[u8]) -> TcpStream {
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

@@ -247,6 +247,18 @@ impl Outbox {
     }
 }
 
+#[cfg(test)]
+impl Outbox {
+    /// The payloads queued, to check that broadcasts share them.
+    pub(crate) fn queued_payloads(&self) -> Vec<bytes::Bytes> {
+        self.lock()
+            .frames
+            .iter()
+            .map(|frame| frame.payload().clone())
+            .collect()
+    }
+}
+
 fn enqueue(state: &mut State, frame: OutFrame) -> Wake {
     state.bytes += frame.wire_len();
     state.frames.push_back(frame);

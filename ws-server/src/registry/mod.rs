@@ -5,6 +5,9 @@ mod fanout;
 mod sharded;
 mod topics;
 
+#[cfg(test)]
+mod tests;
+
 use std::sync::{Arc, OnceLock};
 
 pub use fanout::Delivery;
