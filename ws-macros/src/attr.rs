@@ -102,12 +102,21 @@ fn parse_setting(input: ParseStream<'_>) -> syn::Result<Setting> {
     }
     input.parse::<Token![=]>()?;
     let value: Expr = input.parse()?;
+    let value = ungroup(&value);
     let value = match kind {
-        Kind::Count => Value::Count(positive_integer(&key, &value)?),
-        Kind::Policy => Value::Policy(policy(&key, &value)?),
-        Kind::Duration { off } => Value::Duration(duration(&key, &value, off)?),
+        Kind::Count => Value::Count(positive_integer(&key, value)?),
+        Kind::Policy => Value::Policy(policy(&key, value)?),
+        Kind::Duration { off } => Value::Duration(duration(&key, value, off)?),
     };
     Ok(Setting { key, value })
+}
+
+/// A value passed through `macro_rules!` arrives wrapped in an invisible group.
+fn ungroup(mut value: &Expr) -> &Expr {
+    while let Expr::Group(group) = value {
+        value = &group.expr;
+    }
+    value
 }
 
 fn example(kind: Kind) -> &'static str {

@@ -237,6 +237,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
     /// (if `reading`) reads; returns what the driver must look at.
     fn poll_step(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<Step> {
         let outbox = self.conn.outbox();
+        outbox.watch(cx.waker());
         if outbox.is_aborted() {
             return Poll::Ready(Step::Aborted);
         }

@@ -11,6 +11,7 @@ use std::{
     task::Waker,
 };
 
+use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
@@ -36,6 +37,8 @@ pub(crate) struct Outbox {
     aborted: AtomicBool,
     /// A frame overflowed the queue under the close policy (set under the lock).
     slow: AtomicBool,
+    /// Wakes the task for a close, a slow consumer or an abort, whatever it is doing.
+    signal: AtomicWaker,
     /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
     room: Notify,
     backpressure: Backpressure,
@@ -70,6 +73,7 @@ impl Outbox {
             closing: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
             slow: AtomicBool::new(false),
+            signal: AtomicWaker::new(),
             room: Notify::new(),
             backpressure,
         }
@@ -96,7 +100,7 @@ impl Outbox {
         match self.backpressure.slow_consumer() {
             SlowConsumer::Close => {
                 self.slow.store(true, Ordering::Release);
-                let _wake = Wake(state.owner.take());
+                self.signal.wake();
                 Offer::Refused(SendError::SlowConsumer)
             }
             SlowConsumer::Drop => Offer::Refused(SendError::Dropped),
@@ -158,8 +162,15 @@ impl Outbox {
         let wake = enqueue(&mut state, frame);
         drop(state);
         drop(wake);
+        self.signal.wake();
         self.room.notify_waiters();
         true
+    }
+
+    /// Registers the task to be woken when a close is queued, a consumer turns slow or the
+    /// server aborts the connection.
+    pub(crate) fn watch(&self, waker: &Waker) {
+        self.signal.register(waker);
     }
 
     /// Moves every queued frame to `into` for writing. With nothing queued, registers
@@ -225,7 +236,7 @@ impl Outbox {
     /// Tells the task to stop at once.
     pub(crate) fn abort(&self) {
         self.aborted.store(true, Ordering::Release);
-        let _wake = Wake(self.lock().owner.take());
+        self.signal.wake();
     }
 
     pub(crate) fn is_aborted(&self) -> bool {
