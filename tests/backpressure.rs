@@ -15,8 +15,8 @@ use tokio_tungstenite::{
     tungstenite::{Message, protocol::Role},
 };
 use ws_server::{
-    Backpressure, CloseCode, Connection, Handler, Heartbeat, Rejection, Request, SendError,
-    Server, ServerHandle, ws_resource,
+    Backpressure, CloseCode, Connection, Handler, Heartbeat, Rejection, Request, SendError, Server,
+    ServerHandle, ws_resource,
 };
 
 use support::{
@@ -79,7 +79,10 @@ fn number(message: &Message) -> usize {
 
 /// The server side of the connections at `path`: (fast, stalled), told apart by `who`.
 async fn sides(server: &ServerHandle, path: &str) -> (Connection, Connection) {
-    eventually("both clients connected", || server.connections_at(path).len() == 2).await;
+    eventually("both clients connected", || {
+        server.connections_at(path).len() == 2
+    })
+    .await;
     let conns = server.connections_at(path);
     let fast = conns
         .iter()
@@ -102,7 +105,12 @@ struct Produced {
 }
 
 /// Broadcasts `MESSAGES` numbered messages at `path`, pacing on the fast connection.
-async fn produce(server: &ServerHandle, path: &str, fast: &Connection, slow: &Connection) -> Produced {
+async fn produce(
+    server: &ServerHandle,
+    path: &str,
+    fast: &Connection,
+    slow: &Connection,
+) -> Produced {
     let mut produced = Produced::default();
     for i in 0..MESSAGES {
         while fast.queued_bytes() > BOUND / 4 {
@@ -123,7 +131,11 @@ async fn produce(server: &ServerHandle, path: &str, fast: &Connection, slow: &Co
 async fn read_all(mut client: support::Client) -> (Duration, support::Client) {
     let started = Instant::now();
     for i in 0..MESSAGES {
-        assert_eq!(number(&next(&mut client).await), i, "fast client out of order");
+        assert_eq!(
+            number(&next(&mut client).await),
+            i,
+            "fast client out of order"
+        );
     }
     (started.elapsed(), client)
 }
@@ -151,7 +163,9 @@ async fn close_policy_closes_the_stalled_client_with_1008_and_spares_the_fast_on
         produced.first_miss,
     );
     assert!(produced.max_stalled_queue <= BOUND);
-    let first_miss = produced.first_miss.expect("the stalled client never overflowed");
+    let first_miss = produced
+        .first_miss
+        .expect("the stalled client never overflowed");
     assert_eq!(
         produced.missed_by_stalled,
         MESSAGES - first_miss,
@@ -161,8 +175,14 @@ async fn close_policy_closes_the_stalled_client_with_1008_and_spares_the_fast_on
         slow.try_send("more"),
         Err(SendError::SlowConsumer | SendError::Closed)
     ));
-    wait_for(&tag, |events| events.iter().any(|e| e == "close:1008:slow consumer")).await;
-    eventually("the stalled connection left", || server.connections_at("/close").len() == 1).await;
+    wait_for(&tag, |events| {
+        events.iter().any(|e| e == "close:1008:slow consumer")
+    })
+    .await;
+    eventually("the stalled connection left", || {
+        server.connections_at("/close").len() == 1
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -183,7 +203,10 @@ async fn drop_policy_drops_for_the_stalled_client_which_stays_open() {
     );
     assert!(produced.max_stalled_queue <= BOUND);
     assert!(produced.missed_by_stalled > 0, "nothing was dropped");
-    assert!(matches!(slow.try_send("x"), Ok(()) | Err(SendError::Dropped)));
+    assert!(matches!(
+        slow.try_send("x"),
+        Ok(()) | Err(SendError::Dropped)
+    ));
 
     // The stalled client wakes up: it gets an ordered subset, and the connection works.
     let woken = websocket(stalled).await;
@@ -211,7 +234,11 @@ async fn drop_policy_drops_for_the_stalled_client_which_stays_open() {
     let (received, _woken) = reader.await.expect("woken reader");
     assert_eq!(received, MESSAGES - produced.missed_by_stalled);
     assert!(!slow.is_closed());
-    assert!(support::events(&tag).iter().all(|e| !e.starts_with("close")));
+    assert!(
+        support::events(&tag)
+            .iter()
+            .all(|e| !e.starts_with("close"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +259,10 @@ async fn wait_policy_makes_the_sender_wait_and_loses_nothing() {
         })
     };
     // The producer fills the queue and then waits.
-    eventually("the queue filled up", || slow.queued_bytes() + SIZE + 4 > BOUND).await;
+    eventually("the queue filled up", || {
+        slow.queued_bytes() + SIZE + 4 > BOUND
+    })
+    .await;
     assert_eq!(slow.try_send(message(MESSAGES)), Err(SendError::Full));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!producer.is_finished(), "the producer did not wait");

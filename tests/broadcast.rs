@@ -22,7 +22,9 @@ impl Handler for Room {
     async fn on_text(&mut self, conn: &Connection, text: Text) {
         let text = text.as_str();
         if text == "peers" {
-            let _ = conn.send_text(format!("peers:{}", conn.peers().len())).await;
+            let _ = conn
+                .send_text(format!("peers:{}", conn.peers().len()))
+                .await;
         } else if let Some(message) = text.strip_prefix("all:") {
             let _ = conn.broadcast(message.to_owned()).await;
         } else if let Some(message) = text.strip_prefix("others:") {
@@ -84,12 +86,20 @@ async fn iterations_see_all_connections_one_path_and_the_peers() {
     send(&mut a, "others:psst").await;
     assert_eq!(text(&mut b).await, "psst");
     assert_eq!(text(&mut c).await, "psst");
-    assert_eq!(round_trip(&mut a, "peers").await, "peers:2", "a got its own psst");
+    assert_eq!(
+        round_trip(&mut a, "peers").await,
+        "peers:2",
+        "a got its own psst"
+    );
 
     // From outside any handler.
     let delivery = server.broadcast_at("/other", "only other").await;
     assert_eq!((delivery.queued(), delivery.missed()), (1, 0));
-    assert_eq!(text(&mut other).await, "only other", "other got room traffic");
+    assert_eq!(
+        text(&mut other).await,
+        "only other",
+        "other got room traffic"
+    );
     let delivery = server.broadcast("everyone").await;
     assert_eq!(delivery.queued(), 4);
     for client in [&mut a, &mut b, &mut c, &mut other] {
@@ -150,9 +160,15 @@ async fn topics_reach_their_subscribers_and_closed_connections_leave_them() {
     let mut b = connect(addr, "/room").await;
     let mut c = connect(addr, "/room").await;
     assert_eq!(round_trip(&mut a, "sub:news").await, "subscribed:news:true");
-    assert_eq!(round_trip(&mut a, "sub:news").await, "subscribed:news:false");
+    assert_eq!(
+        round_trip(&mut a, "sub:news").await,
+        "subscribed:news:false"
+    );
     assert_eq!(round_trip(&mut b, "sub:news").await, "subscribed:news:true");
-    assert_eq!(round_trip(&mut c, "sub:sports").await, "subscribed:sports:true");
+    assert_eq!(
+        round_trip(&mut c, "sub:sports").await,
+        "subscribed:sports:true"
+    );
     assert_eq!(server.subscriber_count("news"), 2);
 
     let delivery = server.publish("news", "n1").await;
@@ -162,13 +178,23 @@ async fn topics_reach_their_subscribers_and_closed_connections_leave_them() {
     send(&mut a, "pubothers:news:n2").await;
     assert_eq!(text(&mut b).await, "n2");
     send(&mut a, "pub:news:n3").await;
-    assert_eq!(text(&mut a).await, "n3", "a got n2 although it published it to others");
+    assert_eq!(
+        text(&mut a).await,
+        "n3",
+        "a got n2 although it published it to others"
+    );
     assert_eq!(text(&mut b).await, "n3");
     // c subscribes to another topic only: its next message is its own answer.
     assert_eq!(round_trip(&mut c, "peers").await, "peers:2");
 
-    assert_eq!(round_trip(&mut b, "unsub:news").await, "unsubscribed:news:true");
-    assert_eq!(round_trip(&mut b, "unsub:news").await, "unsubscribed:news:false");
+    assert_eq!(
+        round_trip(&mut b, "unsub:news").await,
+        "unsubscribed:news:true"
+    );
+    assert_eq!(
+        round_trip(&mut b, "unsub:news").await,
+        "unsubscribed:news:false"
+    );
     assert_eq!(server.publish("news", "n4").await.queued(), 1);
     assert_eq!(text(&mut a).await, "n4");
 

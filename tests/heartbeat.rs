@@ -119,5 +119,8 @@ async fn a_talking_client_is_not_idle() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(round_trip(&mut client, &i.to_string()).await, i.to_string());
     }
-    assert!(support::events(&tag).is_empty(), "closed although it talked");
+    assert!(
+        support::events(&tag).is_empty(),
+        "closed although it talked"
+    );
 }

@@ -50,7 +50,10 @@ pub(crate) async fn start_with_handle(builder: Builder) -> (SocketAddr, ServerHa
 pub(crate) async fn eventually(what: &str, done: impl Fn() -> bool) {
     let deadline = tokio::time::Instant::now() + STEP;
     while !done() {
-        assert!(tokio::time::Instant::now() < deadline, "never happened: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -66,7 +66,12 @@ pub(crate) async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
         .expect("no frame in time")
 }
 
-async fn upgrade_on(mut stream: TcpStream, addr: SocketAddr, path: &str, extra: &[u8]) -> TcpStream {
+async fn upgrade_on(
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    path: &str,
+    extra: &[u8],
+) -> TcpStream {
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"

@@ -85,7 +85,10 @@ impl Parse for ResourceArgs {
 
 fn parse_setting(input: ParseStream<'_>) -> syn::Result<Setting> {
     let unknown = || {
-        let names: Vec<String> = OPTIONS.iter().map(|(name, _)| format!("`{name}`")).collect();
+        let names: Vec<String> = OPTIONS
+            .iter()
+            .map(|(name, _)| format!("`{name}`"))
+            .collect();
         format!("expected one of: {}", names.join(", "))
     };
     let key: Ident = input
@@ -131,7 +134,8 @@ fn example(kind: Kind) -> &'static str {
 fn policy(key: &Ident, value: &Expr) -> syn::Result<Ident> {
     let message = || format!("`{key}` must be \"close\", \"drop\" or \"wait\"");
     let Expr::Lit(ExprLit {
-        lit: Lit::Str(text), ..
+        lit: Lit::Str(text),
+        ..
     }) = value
     else {
         return Err(syn::Error::new_spanned(value, message()));
@@ -150,12 +154,11 @@ fn policy(key: &Ident, value: &Expr) -> syn::Result<Ident> {
 fn duration(key: &Ident, value: &Expr, off: bool) -> syn::Result<Option<u64>> {
     let message = || {
         let alternative = if off { ", or \"off\"" } else { "" };
-        format!(
-            "`{key}` must be a duration like \"250ms\", \"30s\", \"5m\" or \"1h\"{alternative}"
-        )
+        format!("`{key}` must be a duration like \"250ms\", \"30s\", \"5m\" or \"1h\"{alternative}")
     };
     let Expr::Lit(ExprLit {
-        lit: Lit::Str(text), ..
+        lit: Lit::Str(text),
+        ..
     }) = value
     else {
         return Err(syn::Error::new_spanned(value, message()));
@@ -164,7 +167,10 @@ fn duration(key: &Ident, value: &Expr, off: bool) -> syn::Result<Option<u64>> {
     if off && written == "off" {
         return Ok(None);
     }
-    let digits = written.len() - written.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let digits = written.len()
+        - written
+            .trim_start_matches(|c: char| c.is_ascii_digit())
+            .len();
     let (number, unit) = written.split_at(digits);
     let scale: u64 = match unit {
         "ms" => 1,

@@ -69,7 +69,8 @@ fn setter(setting: &Setting) -> TokenStream {
             quote!(#policy::#variant)
         }
         Value::Duration(millis) => {
-            let duration = millis.map(|millis| quote!(::core::time::Duration::from_millis(#millis)));
+            let duration =
+                millis.map(|millis| quote!(::core::time::Duration::from_millis(#millis)));
             if key == "pong_timeout" {
                 quote!(#duration)
             } else {

@@ -1,7 +1,8 @@
 //! [`Builder`]: which resources a server serves, and its server-wide settings.
 
-use std::{io, sync::Arc, time::Duration};
+use std::{fmt, io, sync::Arc, time::Duration};
 
+use bytes::Bytes;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::{
@@ -36,6 +37,7 @@ use crate::{
 pub struct Builder {
     routes: Vec<Route>,
     settings: Settings,
+    fallback: Option<Fallback>,
     state: StateMap,
     shutdown_timeout: Duration,
     hub: Arc<Hub>,
@@ -51,6 +53,7 @@ impl Builder {
                 backpressure: Backpressure::DEFAULT,
                 heartbeat: Heartbeat::DEFAULT,
             },
+            fallback: None,
             state: StateMap::default(),
             shutdown_timeout: Duration::from_secs(10),
             hub: Arc::new(Hub::new()),
@@ -102,6 +105,29 @@ impl Builder {
         self
     }
 
+    /// Answers plain HTTP requests to paths where no resource is served (by default: 404),
+    /// for example to serve the page that opens the WebSocket from the same port.
+    ///
+    /// ```
+    /// use ws_server::{Bytes, Server, http};
+    ///
+    /// let builder = Server::builder().fallback(|request| {
+    ///     let mut response = http::Response::new(Bytes::from_static(b"<h1>hi</h1>"));
+    ///     if request.uri.path() != "/" {
+    ///         *response.status_mut() = http::StatusCode::NOT_FOUND;
+    ///     }
+    ///     response
+    /// });
+    /// # let _ = builder;
+    /// ```
+    pub fn fallback<F>(mut self, answer: F) -> Builder
+    where
+        F: Fn(&http::request::Parts) -> http::Response<Bytes> + Send + Sync + 'static,
+    {
+        self.fallback = Some(Fallback(Arc::new(answer)));
+        self
+    }
+
     /// Adds a server-wide state value (a database pool, a configuration, counters),
     /// reachable as `state::<T>()` on the [`Request`](crate::Request) in `accept`, on every
     /// [`Connection`](crate::Connection) and on the [`ServerHandle`]. One value per type;
@@ -133,7 +159,26 @@ impl Builder {
         let shared = ServerShared {
             router,
             server: ServerHandle::new(self.hub),
+            fallback: self.fallback,
         };
         Ok(Server::new(listener, Arc::new(shared)))
+    }
+}
+
+type Answer = dyn Fn(&http::request::Parts) -> http::Response<Bytes> + Send + Sync;
+
+/// The answer to plain HTTP requests outside the resources.
+#[derive(Clone)]
+pub(crate) struct Fallback(Arc<Answer>);
+
+impl Fallback {
+    pub(crate) fn answer(&self, request: &http::request::Parts) -> http::Response<Bytes> {
+        (self.0)(request)
+    }
+}
+
+impl fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Fallback")
     }
 }

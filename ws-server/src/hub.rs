@@ -122,7 +122,10 @@ impl Hub {
             .get()
             .map_or(Duration::from_secs(10), |bound| bound.shutdown_timeout);
         let conns = self.connections();
-        info!(connections = conns.len(), "shutting down: closing every connection with 1001");
+        info!(
+            connections = conns.len(),
+            "shutting down: closing every connection with 1001"
+        );
         for conn in &conns {
             let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
         }
@@ -171,7 +174,11 @@ impl Hub {
     }
 
     pub(crate) fn connection_count(&self) -> usize {
-        self.registry.routes().iter().map(|members| members.len()).sum()
+        self.registry
+            .routes()
+            .iter()
+            .map(|members| members.len())
+            .sum()
     }
 
     /// Offers `frame` to every live connection.

@@ -69,19 +69,19 @@ mod server;
 mod state;
 mod upgrade;
 
+pub use builder::Builder;
 pub use bytes::Bytes;
 pub use config::{Backpressure, Heartbeat, Limits, ResourceConfig, SlowConsumer};
 pub use conn::{ConnId, Connection};
 pub use error::SendError;
+pub use handle::ServerHandle;
 pub use handler::{Handler, Resource};
 pub use http;
 pub use message::{Message, Text};
 pub use proto::CloseCode;
+pub use registry::Delivery;
 pub use rejection::Rejection;
 pub use request::Request;
-pub use builder::Builder;
-pub use handle::ServerHandle;
-pub use registry::Delivery;
 pub use serve::Serve;
 pub use server::Server;
 /// Serves every `#[ws_resource]` of the program on an address.

@@ -3,6 +3,7 @@
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::StatusCode;
+use http_body_util::Full;
 use hyper::{server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
@@ -10,7 +11,7 @@ use tracing::{debug, error, info};
 
 use crate::{
     ServerHandle,
-    builder::Builder,
+    builder::{Builder, Fallback},
     rejection::{Body, plain_response},
     routing::Router,
     upgrade::UpgradeContext,
@@ -52,6 +53,7 @@ pub struct Server {
 pub(crate) struct ServerShared {
     pub(crate) router: Router,
     pub(crate) server: ServerHandle,
+    pub(crate) fallback: Option<Fallback>,
 }
 
 impl Server {
@@ -155,6 +157,10 @@ async fn route_request(
     shared: Arc<ServerShared>,
 ) -> http::Response<Body> {
     let Some(entry) = shared.router.get(request.uri().path()) else {
+        if let Some(fallback) = &shared.fallback {
+            let (parts, _body) = request.into_parts();
+            return fallback.answer(&parts).map(Full::new);
+        }
         debug!(%peer, path = request.uri().path(), "no resource at this path");
         return plain_response(
             StatusCode::NOT_FOUND,

@@ -326,7 +326,9 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
         let id = self.conn.id();
         let (expired, ping_due) = self.timers.fire();
         if ping_due {
-            self.conn.outbox().push_control(OutFrame::ping(Bytes::new()));
+            self.conn
+                .outbox()
+                .push_control(OutFrame::ping(Bytes::new()));
         }
         match expired {
             None => Ok(()),
@@ -360,7 +362,9 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
     }
 
     fn close_with(&mut self, code: CloseCode, reason: &str) {
-        self.conn.outbox().push_close(Some((code, reason.to_owned())));
+        self.conn
+            .outbox()
+            .push_close(Some((code, reason.to_owned())));
         self.notice_close();
     }
 

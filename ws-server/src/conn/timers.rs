@@ -79,10 +79,16 @@ impl Timers {
     }
 
     fn earliest(&self) -> Option<Instant> {
-        [self.close, self.grace, self.ping, self.pong, self.idle_check]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.close,
+            self.grace,
+            self.ping,
+            self.pong,
+            self.idle_check,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Ready when the earliest deadline has come.
@@ -117,24 +123,24 @@ impl Timers {
             self.pong = None;
             return (Some(Expired::Pong), false);
         }
-        if let (Some(check), Some(after)) = (self.idle_check, self.heartbeat.idle_after()) {
-            if check <= now {
-                let idle_until = self.last_message + after;
-                if idle_until <= now {
-                    self.idle_check = None;
-                    return (Some(Expired::Idle), false);
-                }
-                self.idle_check = Some(idle_until);
+        if let (Some(check), Some(after)) = (self.idle_check, self.heartbeat.idle_after())
+            && check <= now
+        {
+            let idle_until = self.last_message + after;
+            if idle_until <= now {
+                self.idle_check = None;
+                return (Some(Expired::Idle), false);
             }
+            self.idle_check = Some(idle_until);
         }
         let mut ping_due = false;
-        if let (Some(at), Some(every)) = (self.ping, self.heartbeat.ping_every()) {
-            if at <= now {
-                self.ping = Some(now + every);
-                if self.pong.is_none() {
-                    self.pong = Some(now + self.heartbeat.pong_deadline());
-                    ping_due = true;
-                }
+        if let (Some(at), Some(every)) = (self.ping, self.heartbeat.ping_every())
+            && at <= now
+        {
+            self.ping = Some(now + every);
+            if self.pong.is_none() {
+                self.pong = Some(now + self.heartbeat.pong_deadline());
+                ping_due = true;
             }
         }
         (None, ping_due)

@@ -55,6 +55,9 @@ async fn a_broadcast_queues_the_same_bytes_to_every_recipient() {
     let published = Bytes::from_static(b"published once");
     assert_eq!(server.publish("t", published.clone()).await.queued(), 100);
     for conn in &conns {
-        assert_eq!(conn.outbox().queued_payloads()[1].as_ptr(), published.as_ptr());
+        assert_eq!(
+            conn.outbox().queued_payloads()[1].as_ptr(),
+            published.as_ptr()
+        );
     }
 }

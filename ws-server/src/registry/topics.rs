@@ -49,7 +49,10 @@ impl Topics {
         fanout: &mut Fanout,
     ) {
         if let Some(subscribers) = self.map.shard(topic).get(topic) {
-            for conn in subscribers.values().filter(|conn| Some(conn.id()) != except) {
+            for conn in subscribers
+                .values()
+                .filter(|conn| Some(conn.id()) != except)
+            {
                 fanout.offer(conn, frame);
             }
         }

@@ -1,0 +1,22 @@
+//! A chat room for browsers: the page at `/`, the WebSocket at `/chat?name=NICK`.
+//!
+//! ```text
+//! cargo run --release --example chat [-- --addr 127.0.0.1:9001]
+//! ```
+//!
+//! Open http://127.0.0.1:9001/ in two windows, pick two names, and talk. Ctrl-C closes
+//! every connection with 1001 and stops the server.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod room;
+
+use ws_server::serve;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    common::init_logging();
+    serve!(common::addr())
+        .configure(|builder| builder.fallback(room::page))
+        .await
+}

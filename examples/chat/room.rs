@@ -1,0 +1,86 @@
+//! The chat resource and its page.
+
+use ws_server::{
+    Bytes, CloseCode, Connection, Handler, Rejection, Request, Resource, Text, http, ws_resource,
+};
+
+/// The longest nickname, in characters.
+const MAX_NAME: usize = 32;
+
+/// One participant: joins with `?name=`, and everything it says goes to everyone.
+#[ws_resource("/chat", max_payload = 4096, max_frames = 4, max_message = 4096)]
+pub(crate) struct Chat {
+    name: String,
+}
+
+impl Handler for Chat {
+    async fn accept(request: &Request) -> Result<Self, Rejection> {
+        let name = request.query("name").unwrap_or_default().trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_NAME || name.contains(char::is_control) {
+            return Err(Rejection::new(
+                http::StatusCode::BAD_REQUEST,
+                "pick a name of 1 to 32 characters",
+            ));
+        }
+        let taken = request
+            .server()
+            .connections_at(Chat::PATH)
+            .iter()
+            .any(|conn| conn.query("name").is_some_and(|other| other.trim() == name));
+        if taken {
+            return Err(Rejection::new(
+                http::StatusCode::CONFLICT,
+                "that name is taken",
+            ));
+        }
+        Ok(Chat { name })
+    }
+
+    async fn on_open(&mut self, conn: &Connection) {
+        let here: Vec<String> = conn
+            .peers()
+            .iter()
+            .filter_map(|peer| peer.query("name").map(|name| name.trim().to_owned()))
+            .collect();
+        let welcome = match here.len() {
+            0 => format!("Welcome, {}! Nobody else is here yet.", self.name),
+            _ => format!("Welcome, {}! Here: {}.", self.name, here.join(", ")),
+        };
+        let _ = conn.send_text(welcome).await;
+        let _ = conn
+            .broadcast_to_peers(format!("{} has joined", self.name))
+            .await;
+    }
+
+    async fn on_text(&mut self, conn: &Connection, text: Text) {
+        let _ = conn.broadcast(format!("{}: {text}", self.name)).await;
+    }
+
+    async fn on_binary(&mut self, conn: &Connection, _data: Bytes) {
+        let _ = conn.close(CloseCode::UNSUPPORTED_DATA, "text only");
+    }
+
+    async fn on_close(&mut self, conn: &Connection, _code: CloseCode, _reason: &str) {
+        // This connection has left the room already: its peers are the others.
+        let _ = conn
+            .broadcast_to_peers(format!("{} has left", self.name))
+            .await;
+    }
+}
+
+const PAGE: &str = include_str!("page.html");
+
+/// The page at `/`; 404 elsewhere.
+pub(crate) fn page(request: &http::request::Parts) -> http::Response<Bytes> {
+    let mut response = http::Response::new(Bytes::from_static(PAGE.as_bytes()));
+    if request.uri.path() == "/" {
+        response.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+    } else {
+        *response.body_mut() = Bytes::from_static(b"not found\n");
+        *response.status_mut() = http::StatusCode::NOT_FOUND;
+    }
+    response
+}
