@@ -140,28 +140,58 @@ async fn read_all(mut client: support::Client) -> (Duration, support::Client) {
     (started.elapsed(), client)
 }
 
+/// A fast and a stalled client at `path` while `MESSAGES` are broadcast there.
+struct Race {
+    server: ServerHandle,
+    tag: String,
+    slow: Connection,
+    stalled: TcpStream,
+    produced: Produced,
+    /// Kept open to the end of the test.
+    fast_client: support::Client,
+}
+
+async fn race(path: &str) -> Race {
+    let (addr, server) = server().await;
+    let tag = unique_tag();
+    let fast_client = connect(addr, &format!("{path}?tag={tag}&who=fast")).await;
+    let stalled = stalled_client(addr, &format!("{path}?tag={tag}&who=slow")).await;
+    let (fast, slow) = sides(&server, path).await;
+    let reader = tokio::spawn(read_all(fast_client));
+    let produced = produce(&server, path, &fast, &slow).await;
+    let (elapsed, fast_client) = reader.await.expect("fast reader");
+    eprintln!(
+        "{path}: fast client got {MESSAGES} x {SIZE} B in {elapsed:?} ({:.0} msg/s); stalled \
+         queue peaked at {} B (bound {BOUND}); {} messages missed it, from message {:?} on",
+        MESSAGES as f64 / elapsed.as_secs_f64(),
+        produced.max_stalled_queue,
+        produced.missed_by_stalled,
+        produced.first_miss,
+    );
+    Race {
+        server,
+        tag,
+        slow,
+        stalled,
+        produced,
+        fast_client,
+    }
+}
+
 fn websocket(stream: TcpStream) -> impl std::future::Future<Output = support::Client> {
     WebSocketStream::from_raw_socket(MaybeTlsStream::Plain(stream), Role::Client, None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_policy_closes_the_stalled_client_with_1008_and_spares_the_fast_one() {
-    let (addr, server) = server().await;
-    let tag = unique_tag();
-    let fast_client = connect(addr, &format!("/close?tag={tag}&who=fast")).await;
-    let _stalled = stalled_client(addr, &format!("/close?tag={tag}&who=slow")).await;
-    let (fast, slow) = sides(&server, "/close").await;
-    let reader = tokio::spawn(read_all(fast_client));
-
-    let produced = produce(&server, "/close", &fast, &slow).await;
-    let (elapsed, _fast_client) = reader.await.expect("fast reader");
-    eprintln!(
-        "close policy: fast client got {MESSAGES} x {SIZE} B in {elapsed:?} ({:.0} msg/s); \
-         stalled queue peaked at {} B (bound {BOUND}); overflow at message {:?}",
-        MESSAGES as f64 / elapsed.as_secs_f64(),
-        produced.max_stalled_queue,
-        produced.first_miss,
-    );
+    let Race {
+        server,
+        tag,
+        slow,
+        produced,
+        fast_client: _fast_client,
+        stalled: _stalled,
+    } = race("/close").await;
     assert!(produced.max_stalled_queue <= BOUND);
     let first_miss = produced
         .first_miss
@@ -183,24 +213,19 @@ async fn close_policy_closes_the_stalled_client_with_1008_and_spares_the_fast_on
         server.connections_at("/close").len() == 1
     })
     .await;
+    assert_eq!(slow.queued_bytes(), 0, "its queue was not freed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_policy_drops_for_the_stalled_client_which_stays_open() {
-    let (addr, server) = server().await;
-    let tag = unique_tag();
-    let fast_client = connect(addr, &format!("/drop?tag={tag}&who=fast")).await;
-    let stalled = stalled_client(addr, &format!("/drop?tag={tag}&who=slow")).await;
-    let (fast, slow) = sides(&server, "/drop").await;
-    let reader = tokio::spawn(read_all(fast_client));
-
-    let produced = produce(&server, "/drop", &fast, &slow).await;
-    let (elapsed, _fast_client) = reader.await.expect("fast reader");
-    eprintln!(
-        "drop policy: fast client got {MESSAGES} x {SIZE} B in {elapsed:?}; stalled queue \
-         peaked at {} B (bound {BOUND}); {} messages dropped for it",
-        produced.max_stalled_queue, produced.missed_by_stalled,
-    );
+    let Race {
+        server,
+        tag,
+        slow,
+        stalled,
+        produced,
+        fast_client: _fast_client,
+    } = race("/drop").await;
     assert!(produced.max_stalled_queue <= BOUND);
     assert!(produced.missed_by_stalled > 0, "nothing was dropped");
     assert!(matches!(
