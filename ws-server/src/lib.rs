@@ -71,7 +71,7 @@ mod upgrade;
 
 pub use builder::Builder;
 pub use bytes::Bytes;
-pub use config::{Backpressure, Heartbeat, Limits, ResourceConfig, SlowConsumer};
+pub use config::{Backpressure, Compression, Heartbeat, Limits, ResourceConfig, SlowConsumer};
 pub use conn::{ConnId, Connection};
 pub use error::SendError;
 pub use handle::ServerHandle;

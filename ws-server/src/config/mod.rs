@@ -2,11 +2,13 @@
 //! heartbeat; per resource and server-wide.
 
 mod backpressure;
+mod compression;
 mod heartbeat;
 mod limits;
 mod resource;
 
 pub use backpressure::{Backpressure, SlowConsumer};
+pub use compression::Compression;
 pub use heartbeat::Heartbeat;
 pub use limits::Limits;
 pub use resource::ResourceConfig;

@@ -57,6 +57,9 @@ pub enum ProtocolError {
         /// The limit.
         max: usize,
     },
+    /// A compressed message that does not inflate.
+    #[error("invalid compressed data")]
+    BadCompression,
     /// A message larger than `max_message`.
     #[error("message exceeds the limit of {max} bytes")]
     MessageTooLarge {

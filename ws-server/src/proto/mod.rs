@@ -1,10 +1,11 @@
-//! The WebSocket protocol engine (RFC 6455), sans-IO: no sockets, no runtime.
+//! The WebSocket protocol engine (RFC 6455 and RFC 7692's permessage-deflate), sans-IO: no sockets, no runtime.
 //!
 //! The server drives it; it is public for tests, fuzzing and tools that want to speak the
 //! protocol over their own transport.
 
 mod close;
 mod decoder;
+mod deflate;
 mod encode;
 mod error;
 mod frame;
@@ -14,6 +15,8 @@ mod utf8;
 
 pub use close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload, truncate_reason};
 pub use decoder::{Decoder, Event};
+pub use deflate::{DeflateParams, Inflater, negotiate_deflate};
+pub(crate) use deflate::compress;
 pub use encode::OutFrame;
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, MAX_HEADER_LEN};
