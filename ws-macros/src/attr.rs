@@ -16,11 +16,18 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("ping_interval", Kind::Duration { off: true }),
     ("pong_timeout", Kind::Duration { off: false }),
     ("idle_timeout", Kind::Duration { off: true }),
+    ("compression", Kind::Compression),
+    ("compress_threshold", Kind::Size),
+    ("window_bits", Kind::WindowBits),
 ];
 
 #[derive(Clone, Copy)]
 enum Kind {
     Count,
+    /// A byte count that may be zero.
+    Size,
+    WindowBits,
+    Compression,
     Policy,
     /// `off`: whether `"off"` is accepted.
     Duration {
@@ -43,6 +50,10 @@ pub(crate) struct Setting {
 pub(crate) enum Value {
     /// A positive integer.
     Count(usize),
+    /// `"off"`, `"on"` or `"client-takeover"`.
+    Compression { enabled: bool, takeover: bool },
+    /// 9 to 15.
+    WindowBits(u8),
     /// A `SlowConsumer` variant.
     Policy(Ident),
     /// Milliseconds, or `None` for `"off"`.
@@ -108,6 +119,9 @@ fn parse_setting(input: ParseStream<'_>) -> syn::Result<Setting> {
     let value = ungroup(&value);
     let value = match kind {
         Kind::Count => Value::Count(positive_integer(&key, value)?),
+        Kind::Size => Value::Count(integer(&key, value)?),
+        Kind::WindowBits => Value::WindowBits(window_bits(&key, value)?),
+        Kind::Compression => compression(&key, value)?,
         Kind::Policy => Value::Policy(policy(&key, value)?),
         Kind::Duration { off } => Value::Duration(duration(&key, value, off)?),
     };
@@ -124,9 +138,54 @@ fn ungroup(mut value: &Expr) -> &Expr {
 
 fn example(kind: Kind) -> &'static str {
     match kind {
-        Kind::Count => "65536",
+        Kind::Count | Kind::Size => "65536",
+        Kind::WindowBits => "12",
+        Kind::Compression => "\"on\"",
         Kind::Policy => "\"drop\"",
         Kind::Duration { .. } => "\"30s\"",
+    }
+}
+
+/// `"off"`, `"on"` or `"client-takeover"`.
+fn compression(key: &Ident, value: &Expr) -> syn::Result<Value> {
+    let message = || format!("`{key}` must be \"off\", \"on\" or \"client-takeover\"");
+    let Expr::Lit(ExprLit {
+        lit: Lit::Str(text), ..
+    }) = value
+    else {
+        return Err(syn::Error::new_spanned(value, message()));
+    };
+    let (enabled, takeover) = match text.value().as_str() {
+        "off" => (false, false),
+        "on" => (true, false),
+        "client-takeover" => (true, true),
+        _ => return Err(syn::Error::new(text.span(), message())),
+    };
+    Ok(Value::Compression { enabled, takeover })
+}
+
+/// A window size the server can compress with: 9 to 15 bits.
+fn window_bits(key: &Ident, value: &Expr) -> syn::Result<u8> {
+    let bits = integer(key, value)?;
+    match u8::try_from(bits) {
+        Ok(bits @ 9..=15) => Ok(bits),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` must be 9 to 15 (zlib cannot compress with an 8-bit window)"),
+        )),
+    }
+}
+
+/// An integer literal, zero allowed, unsuffixed or `usize`.
+fn integer(key: &Ident, value: &Expr) -> syn::Result<usize> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) if matches!(int.suffix(), "" | "usize") => int.base10_parse::<usize>(),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` must be an integer literal, like `{key} = {}`", if key == "window_bits" { "12" } else { "1024" }),
+        )),
     }
 }
 

@@ -64,6 +64,10 @@ fn setter(setting: &Setting) -> TokenStream {
     let key = &setting.key;
     let value = match &setting.value {
         Value::Count(count) => quote!(#count),
+        Value::WindowBits(bits) => quote!(#bits),
+        Value::Compression { enabled, takeover } => {
+            return quote!(.compression(#enabled).client_context_takeover(#takeover));
+        }
         Value::Policy(variant) => {
             let policy = paths::slow_consumer();
             quote!(#policy::#variant)

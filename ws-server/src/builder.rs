@@ -6,7 +6,7 @@ use bytes::Bytes;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::{
-    Backpressure, Handler, Heartbeat, Limits, Server, ServerHandle,
+    Backpressure, Compression, Handler, Heartbeat, Limits, Server, ServerHandle,
     conn::Settings,
     hub::{Bound, Hub},
     routing::{self, Route, Router},
@@ -52,6 +52,7 @@ impl Builder {
                 close_timeout: Duration::from_secs(5),
                 backpressure: Backpressure::DEFAULT,
                 heartbeat: Heartbeat::DEFAULT,
+                compression: Compression::DEFAULT,
             },
             fallback: None,
             state: StateMap::default(),
@@ -88,6 +89,13 @@ impl Builder {
     /// Server-wide pings, pong deadline and idle timeout.
     pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Builder {
         self.settings.heartbeat = heartbeat;
+        self
+    }
+
+    /// Server-wide permessage-deflate settings (on by default; [`Compression::OFF`] turns
+    /// it off).
+    pub fn compression(mut self, compression: Compression) -> Builder {
+        self.settings.compression = compression;
         self
     }
 

@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc};
 use crate::{
     Connection, Message,
     hub::Hub,
-    proto::OutFrame,
+    conn::Outgoing,
     registry::{Delivery, Fanout},
 };
 
@@ -80,29 +80,29 @@ impl ServerHandle {
 
     /// Sends `message` to every live connection.
     pub async fn broadcast(&self, message: impl Into<Message>) -> Delivery {
-        let frame = OutFrame::message(message.into());
+        let out = Outgoing::new(message.into());
         let mut fanout = Fanout::default();
-        self.hub.offer_all(&frame, &mut fanout);
-        fanout.finish(&frame).await
+        self.hub.offer_all(&out, &mut fanout);
+        fanout.finish(&out).await
     }
 
     /// Sends `message` to every live connection of the resource at `path`.
     pub async fn broadcast_at(&self, path: &str, message: impl Into<Message>) -> Delivery {
-        let frame = OutFrame::message(message.into());
+        let out = Outgoing::new(message.into());
         let mut fanout = Fanout::default();
         if let Some(members) = self.hub.registry.at(path) {
-            members.offer(&frame, None, &mut fanout);
+            members.offer(&out, None, &mut fanout);
         }
-        fanout.finish(&frame).await
+        fanout.finish(&out).await
     }
 
     /// Sends `message` to every subscriber of `topic`
     /// (see [`Connection::subscribe`]).
     pub async fn publish(&self, topic: &str, message: impl Into<Message>) -> Delivery {
-        let frame = OutFrame::message(message.into());
+        let out = Outgoing::new(message.into());
         let mut fanout = Fanout::default();
-        self.hub.topics.offer(topic, &frame, None, &mut fanout);
-        fanout.finish(&frame).await
+        self.hub.topics.offer(topic, &out, None, &mut fanout);
+        fanout.finish(&out).await
     }
 
     /// How many connections subscribe to `topic`.

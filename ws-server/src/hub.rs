@@ -182,9 +182,9 @@ impl Hub {
     }
 
     /// Offers `frame` to every live connection.
-    pub(crate) fn offer_all(&self, frame: &crate::proto::OutFrame, fanout: &mut Fanout) {
+    pub(crate) fn offer_all(&self, out: &crate::conn::Outgoing, fanout: &mut Fanout) {
         for members in self.registry.routes() {
-            members.offer(frame, None, fanout);
+            members.offer(out, None, fanout);
         }
     }
 }

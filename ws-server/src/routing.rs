@@ -112,6 +112,7 @@ impl Router {
                 limits: route.config.limits(defaults.limits),
                 backpressure: route.config.backpressure(defaults.backpressure),
                 heartbeat: route.config.heartbeat(defaults.heartbeat),
+                compression: route.config.compression_settings(defaults.compression),
                 ..defaults
             };
             let members = Arc::new(Members::new(route.path()));

@@ -27,6 +27,7 @@ impl Handler for Chat {
 
 #[ws_resource(
     "/ticker",
+    compression = "off",
     max_queue = 262144,
     slow_consumer = "drop",
     ping_interval = "15s",
@@ -38,7 +39,15 @@ struct Ticker;
 
 impl Handler for Ticker {}
 
-#[ws_resource("/slow", slow_consumer = "wait", ping_interval = "off", idle_timeout = "2h")]
+#[ws_resource(
+    "/slow",
+    slow_consumer = "wait",
+    ping_interval = "off",
+    idle_timeout = "2h",
+    compression = "client-takeover",
+    compress_threshold = 0,
+    window_bits = 10
+)]
 #[derive(Default)]
 struct Slow;
 
@@ -62,10 +71,14 @@ fn main() {
     assert_eq!(heartbeat.ping_every(), Some(std::time::Duration::from_secs(15)));
     assert_eq!(heartbeat.pong_deadline(), std::time::Duration::from_millis(500));
     assert_eq!(heartbeat.idle_after(), None);
+    assert!(!Ticker::CONFIG.compression_settings(ws_server::Compression::DEFAULT).is_enabled());
     let heartbeat = Slow::CONFIG.heartbeat(ws_server::Heartbeat::DEFAULT);
     assert_eq!(heartbeat.ping_every(), None);
     assert_eq!(heartbeat.idle_after(), Some(std::time::Duration::from_secs(7200)));
     assert_eq!(Slow::CONFIG.backpressure(server).slow_consumer(), ws_server::SlowConsumer::Wait);
+    let compression = Slow::CONFIG.compression_settings(ws_server::Compression::OFF);
+    assert!(compression.is_enabled() && compression.allows_client_context_takeover());
+    assert_eq!((compression.threshold_len(), compression.window_bits_value()), (0, 10));
     let addr = String::from("127.0.0.1:0");
     // Only type-checked: the servers are never started.
     let _by_expression = serve!(addr);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Backpressure, Heartbeat, Limits, SlowConsumer};
+use super::{Backpressure, Compression, Heartbeat, Limits, SlowConsumer};
 
 /// A resource's own settings, as `#[ws_resource]` writes them: every value left out falls
 /// back to the server-wide one.
@@ -24,6 +24,10 @@ pub struct ResourceConfig {
     ping_interval: Option<Option<Duration>>,
     pong_timeout: Option<Duration>,
     idle_timeout: Option<Option<Duration>>,
+    compression: Option<bool>,
+    client_context_takeover: Option<bool>,
+    compress_threshold: Option<usize>,
+    window_bits: Option<u8>,
 }
 
 impl ResourceConfig {
@@ -38,7 +42,53 @@ impl ResourceConfig {
             ping_interval: None,
             pong_timeout: None,
             idle_timeout: None,
+            compression: None,
+            client_context_takeover: None,
+            compress_threshold: None,
+            window_bits: None,
         }
+    }
+
+    /// Turns permessage-deflate on or off for this resource.
+    pub const fn compression(mut self, enabled: bool) -> ResourceConfig {
+        self.compression = Some(enabled);
+        self
+    }
+
+    /// Lets clients of this resource keep their compression context between messages.
+    pub const fn client_context_takeover(mut self, allowed: bool) -> ResourceConfig {
+        self.client_context_takeover = Some(allowed);
+        self
+    }
+
+    /// Sets the size under which this resource's messages go uncompressed.
+    pub const fn compress_threshold(mut self, bytes: usize) -> ResourceConfig {
+        self.compress_threshold = Some(bytes);
+        self
+    }
+
+    /// Sets the compression window of this resource, in bits (9 to 15).
+    pub const fn window_bits(mut self, bits: u8) -> ResourceConfig {
+        self.window_bits = Some(bits);
+        self
+    }
+
+    /// The compression settings in force: this resource's values, else `server_wide`'s.
+    pub const fn compression_settings(&self, server_wide: Compression) -> Compression {
+        let mut compression = server_wide;
+        if let Some(enabled) = self.compression {
+            compression = compression.enabled(enabled);
+        }
+        if let Some(allowed) = self.client_context_takeover {
+            compression = compression.client_context_takeover(allowed);
+        }
+        if let Some(bytes) = self.compress_threshold {
+            compression = compression.threshold(bytes);
+        }
+        if let Some(bits) = self.window_bits {
+            compression = compression.window_bits(bits);
+        }
+        compression
     }
 
     /// Sets the frame payload limit of this resource.

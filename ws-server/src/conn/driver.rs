@@ -26,9 +26,9 @@ use super::{
     writer::Writer,
 };
 use crate::{
-    Backpressure, CloseCode, Handler, Heartbeat, Limits, Message,
+    Backpressure, CloseCode, Compression, Handler, Heartbeat, Limits, Message,
     hub::TaskGuard,
-    proto::{CloseFrame, Decoder, Event, OutFrame, ProtocolError},
+    proto::{CloseFrame, Decoder, DeflateParams, Event, OutFrame, ProtocolError},
 };
 
 /// Free space kept in the read buffer before each read.
@@ -42,6 +42,7 @@ pub(crate) struct Settings {
     pub(crate) close_timeout: Duration,
     pub(crate) backpressure: Backpressure,
     pub(crate) heartbeat: Heartbeat,
+    pub(crate) compression: Compression,
 }
 
 /// Runs a connection from the completed handshake to `on_close`.
@@ -54,6 +55,7 @@ pub(crate) async fn run<H, S>(
     mut handler: H,
     conn: Connection,
     settings: Settings,
+    deflate: Option<DeflateParams>,
     _task: TaskGuard,
 ) where
     H: Handler,
@@ -64,7 +66,7 @@ pub(crate) async fn run<H, S>(
     let mut driver = Driver {
         io,
         rbuf: BytesMut::from(&read_buf[..]),
-        decoder: Decoder::new(settings.limits),
+        decoder: Decoder::new(settings.limits).with_deflate(deflate),
         writer: Writer::default(),
         conn: &conn,
         close_timeout: settings.close_timeout,

@@ -2,6 +2,7 @@
 
 mod driver;
 mod outbox;
+mod outgoing;
 mod peers;
 mod timers;
 mod topics;
@@ -19,10 +20,11 @@ use http::HeaderMap;
 
 pub(crate) use driver::{Settings, run};
 use outbox::Outbox;
+pub(crate) use outgoing::{Outgoing, SendDeflate};
 use topics::Subscriptions;
 
 use crate::{
-    Backpressure, CloseCode, Message, Request, SendError, ServerHandle, Text, proto::OutFrame,
+    Backpressure, CloseCode, Message, Request, SendError, ServerHandle, Text,
     registry::Members,
 };
 
@@ -87,12 +89,13 @@ impl Connection {
         request: Request,
         members: Arc<Members>,
         backpressure: Backpressure,
+        deflate: Option<SendDeflate>,
     ) -> Connection {
         Connection {
             inner: Arc::new(Shared {
                 id,
                 request,
-                outbox: Outbox::new(backpressure),
+                outbox: Outbox::new(backpressure, deflate),
                 members,
                 subscriptions: Mutex::default(),
             }),
@@ -186,7 +189,7 @@ impl Connection {
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
     pub async fn send_text(&self, text: impl Into<Text>) -> Result<(), SendError> {
-        self.inner.outbox.push(OutFrame::text(text.into())).await
+        self.send(Message::Text(text.into())).await
     }
 
     /// Sends a binary message; see [`send_text`](Connection::send_text).
@@ -197,7 +200,7 @@ impl Connection {
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
     pub async fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), SendError> {
-        self.inner.outbox.push(OutFrame::binary(data.into())).await
+        self.send(Message::Binary(data.into())).await
     }
 
     /// Sends a text or binary message; see [`send_text`](Connection::send_text).
@@ -210,7 +213,7 @@ impl Connection {
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
         self.inner
             .outbox
-            .push(OutFrame::message(message.into()))
+            .push(&Outgoing::new(message.into()))
             .await
     }
 
@@ -234,7 +237,7 @@ impl Connection {
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), SendError> {
         self.inner
             .outbox
-            .try_push(OutFrame::message(message.into()))
+            .try_push(&Outgoing::new(message.into()))
     }
 
     /// Bytes queued for this connection and not yet written to the socket.

@@ -14,16 +14,17 @@ use std::{
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
+use super::outgoing::{Outgoing, SendDeflate};
 use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
 
 /// The close this side decided on: its code and reason.
 pub(crate) type CloseStatus = (CloseCode, String);
 
-/// What became of a data frame offered to the queue.
+/// What became of a message offered to the queue.
 pub(crate) enum Offer {
     Queued,
-    /// Wait policy: the frame does not fit yet; here it is back.
-    Full(OutFrame),
+    /// Wait policy: the message does not fit yet.
+    Full,
     Refused(SendError),
 }
 
@@ -42,6 +43,8 @@ pub(crate) struct Outbox {
     /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
     room: Notify,
     backpressure: Backpressure,
+    /// How messages are compressed for this connection, if at all.
+    deflate: Option<SendDeflate>,
 }
 
 #[derive(Debug, Default)]
@@ -67,7 +70,7 @@ impl Drop for Wake {
 }
 
 impl Outbox {
-    pub(crate) fn new(backpressure: Backpressure) -> Outbox {
+    pub(crate) fn new(backpressure: Backpressure, deflate: Option<SendDeflate>) -> Outbox {
         Outbox {
             state: Mutex::default(),
             closing: AtomicBool::new(false),
@@ -76,6 +79,7 @@ impl Outbox {
             signal: AtomicWaker::new(),
             room: Notify::new(),
             backpressure,
+            deflate,
         }
     }
 
@@ -83,8 +87,10 @@ impl Outbox {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Queues a data frame if it fits; otherwise applies the slow-consumer policy.
-    pub(crate) fn offer(&self, frame: OutFrame) -> Offer {
+    /// Queues a message if it fits; otherwise applies the slow-consumer policy.
+    pub(crate) fn offer(&self, out: &Outgoing) -> Offer {
+        // Encoded (and compressed) outside the lock, at most once per message and window.
+        let frame = out.frame(self.deflate.as_ref());
         let mut state = self.lock();
         if state.close.is_some() {
             return Offer::Refused(SendError::Closed);
@@ -104,33 +110,33 @@ impl Outbox {
                 Offer::Refused(SendError::SlowConsumer)
             }
             SlowConsumer::Drop => Offer::Refused(SendError::Dropped),
-            SlowConsumer::Wait => Offer::Full(frame),
+            SlowConsumer::Wait => Offer::Full,
         }
     }
 
-    /// Queues a data frame, waiting for room under the wait policy.
+    /// Queues a message, waiting for room under the wait policy.
     ///
     /// # Cancel safety
-    /// Cancel safe: the frame is queued whole or not at all.
-    pub(crate) async fn push(&self, mut frame: OutFrame) -> Result<(), SendError> {
+    /// Cancel safe: the message is queued whole or not at all.
+    pub(crate) async fn push(&self, out: &Outgoing) -> Result<(), SendError> {
         loop {
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.offer(frame) {
+            match self.offer(out) {
                 Offer::Queued => return Ok(()),
                 Offer::Refused(error) => return Err(error),
-                Offer::Full(back) => frame = back,
+                Offer::Full => {}
             }
             room.await;
         }
     }
 
-    /// Queues a data frame without waiting.
-    pub(crate) fn try_push(&self, frame: OutFrame) -> Result<(), SendError> {
-        match self.offer(frame) {
+    /// Queues a message without waiting.
+    pub(crate) fn try_push(&self, out: &Outgoing) -> Result<(), SendError> {
+        match self.offer(out) {
             Offer::Queued => Ok(()),
-            Offer::Full(_) => Err(SendError::Full),
+            Offer::Full => Err(SendError::Full),
             Offer::Refused(error) => Err(error),
         }
     }

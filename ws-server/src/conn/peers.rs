@@ -4,7 +4,7 @@
 use super::Connection;
 use crate::{
     Message,
-    proto::OutFrame,
+    conn::Outgoing,
     registry::{Delivery, Fanout},
 };
 
@@ -57,10 +57,10 @@ impl Connection {
     }
 
     async fn broadcast_except(&self, message: Message, except: Option<&Connection>) -> Delivery {
-        let frame = OutFrame::message(message);
+        let out = Outgoing::new(message);
         let mut fanout = Fanout::default();
         self.members()
-            .offer(&frame, except.map(Connection::id), &mut fanout);
-        fanout.finish(&frame).await
+            .offer(&out, except.map(Connection::id), &mut fanout);
+        fanout.finish(&out).await
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, MutexGuard, PoisonError};
 use super::Connection;
 use crate::{
     Message,
-    proto::OutFrame,
+    conn::Outgoing,
     registry::{Delivery, Fanout},
 };
 
@@ -92,13 +92,13 @@ impl Connection {
         message: Message,
         except: Option<&Connection>,
     ) -> Delivery {
-        let frame = OutFrame::message(message);
+        let out = Outgoing::new(message);
         let mut fanout = Fanout::default();
         self.server()
             .hub()
             .topics
-            .offer(topic, &frame, except.map(Connection::id), &mut fanout);
-        fanout.finish(&frame).await
+            .offer(topic, &out, except.map(Connection::id), &mut fanout);
+        fanout.finish(&out).await
     }
 
     /// Leaves every topic and refuses new subscriptions: the connection has ended.

@@ -4,7 +4,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::{
-    CloseFrame, FrameHeader, OpCode, ProtocolError, Utf8Validator, apply_mask, parse_close_payload,
+    CloseFrame, DeflateParams, FrameHeader, Inflater, OpCode, ProtocolError, Utf8Validator,
+    apply_mask, parse_close_payload,
 };
 use crate::{Limits, Message, Text};
 
@@ -50,6 +51,12 @@ pub struct Decoder {
     message: Option<PartialMessage>,
     utf8: Utf8Validator,
     discarding: bool,
+    /// permessage-deflate, if negotiated.
+    deflate: Option<DeflateParams>,
+    /// The inflater: kept between messages only if the client takes its context over.
+    inflater: Option<Inflater>,
+    /// The inflated bytes of the compressed message in progress.
+    inflated: Vec<u8>,
 }
 
 /// A frame whose header is consumed and whose payload is (partly) at the front of the buffer.
@@ -62,12 +69,15 @@ struct PendingFrame {
     seen: usize,
     /// Whether the payload belongs to a text message.
     text: bool,
+    /// Whether the payload belongs to a compressed message.
+    compressed: bool,
 }
 
 /// A fragmented message: the fragments received so far.
 #[derive(Debug)]
 struct PartialMessage {
     text: bool,
+    compressed: bool,
     frames: usize,
     data: BytesMut,
 }
@@ -81,7 +91,17 @@ impl Decoder {
             message: None,
             utf8: Utf8Validator::default(),
             discarding: false,
+            deflate: None,
+            inflater: None,
+            inflated: Vec::new(),
         }
+    }
+
+    /// With permessage-deflate as negotiated: RSV1 marks compressed messages, which are
+    /// inflated (never beyond `max_message`) before validation and delivery.
+    pub fn with_deflate(mut self, deflate: Option<DeflateParams>) -> Decoder {
+        self.deflate = deflate;
+        self
     }
 
     /// Stops delivering data: from now on frames are skipped unread and only a close frame
@@ -90,6 +110,8 @@ impl Decoder {
     pub fn discard(&mut self) {
         self.discarding = true;
         self.message = None;
+        self.inflater = None;
+        self.inflated = Vec::new();
     }
 
     /// Decodes the next event from the front of `buf`, consuming its bytes.
@@ -114,6 +136,7 @@ impl Decoder {
                     len,
                     seen: 0,
                     text: false,
+                    compressed: false,
                 });
                 if !self.discarding {
                     self.check_frame()?;
@@ -142,7 +165,12 @@ impl Decoder {
             return Ok(());
         };
         let header = frame.header;
-        if header.rsv1 || header.rsv2 || header.rsv3 {
+        if header.rsv2 || header.rsv3 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        // RSV1 is permessage-deflate's "compressed" flag, on a message's first frame only.
+        let starts_message = matches!(header.opcode, OpCode::Text | OpCode::Binary);
+        if header.rsv1 && (self.deflate.is_none() || !starts_message) {
             return Err(ProtocolError::ReservedBits);
         }
         if header.mask.is_none() {
@@ -169,15 +197,18 @@ impl Decoder {
             (OpCode::Continuation, Some(partial)) => {
                 partial.frames += 1;
                 frame.text = partial.text;
+                frame.compressed = partial.compressed;
                 (partial.frames, partial.data.len().saturating_add(frame.len))
             }
             (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
             (opcode, None) => {
                 frame.text = opcode == OpCode::Text;
+                frame.compressed = header.rsv1;
                 self.utf8.reset();
                 if !header.fin {
                     self.message = Some(PartialMessage {
                         text: frame.text,
+                        compressed: frame.compressed,
                         frames: 1,
                         data: BytesMut::new(),
                     });
@@ -190,7 +221,8 @@ impl Decoder {
                 max: limits.max_frame_count(),
             });
         }
-        if size > limits.max_message_len() {
+        // A compressed message's limit applies to its inflated size, checked as it inflates.
+        if !frame.compressed && size > limits.max_message_len() {
             return Err(ProtocolError::MessageTooLarge {
                 max: limits.max_message_len(),
             });
@@ -207,13 +239,14 @@ impl Decoder {
         let Some(frame) = self.frame.as_mut() else {
             return Ok(None);
         };
+        let compressed = frame.compressed;
         let available = buf.len().min(frame.len);
         if available > frame.seen {
             let fresh = &mut buf[frame.seen..available];
             if let Some(key) = frame.header.mask {
                 apply_mask(fresh, key, frame.seen);
             }
-            if frame.text {
+            if frame.text && !frame.compressed {
                 self.utf8
                     .feed(fresh)
                     .map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -229,7 +262,11 @@ impl Decoder {
         }
         let payload = buf.split_to(frame.len).freeze();
         let header = frame.header;
+        let text = frame.text;
         self.frame = None;
+        if compressed {
+            self.inflate(&payload, text, header.fin)?;
+        }
         Ok(Some((header, payload)))
     }
 
@@ -245,17 +282,23 @@ impl Decoder {
             OpCode::Close => return Ok(Some(Event::Close(close_frame(payload)?))),
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {}
         }
+        let compressed = match &self.message {
+            Some(partial) => partial.compressed,
+            None => header.rsv1,
+        };
         if !header.fin {
-            if let Some(partial) = self.message.as_mut() {
+            if let Some(partial) = self.message.as_mut().filter(|_| !compressed) {
                 partial.data.extend_from_slice(&payload);
             }
             return Ok(None);
         }
         let (text, payload) = match self.message.take() {
+            Some(partial) if compressed => (partial.text, self.take_inflated()),
             Some(mut partial) => {
                 partial.data.extend_from_slice(&payload);
                 (partial.text, partial.data.freeze())
             }
+            None if compressed => (header.opcode == OpCode::Text, self.take_inflated()),
             None => (header.opcode == OpCode::Text, payload),
         };
         let message = if text {
@@ -265,6 +308,37 @@ impl Decoder {
             Message::Binary(payload)
         };
         Ok(Some(Event::Message(message)))
+    }
+
+    /// Inflates a compressed frame's payload onto the message, validating text as it comes
+    /// out; on the last frame, ends the message's deflate block.
+    fn inflate(&mut self, payload: &[u8], text: bool, fin: bool) -> Result<(), ProtocolError> {
+        let Some(params) = self.deflate else {
+            return Err(ProtocolError::ReservedBits);
+        };
+        let max = self.limits.max_message_len();
+        let inflater = self
+            .inflater
+            .get_or_insert_with(|| Inflater::new(params.client_max_window_bits));
+        let start = self.inflated.len();
+        inflater.inflate(payload, &mut self.inflated, max)?;
+        if fin {
+            inflater.finish_message(&mut self.inflated, max)?;
+            if params.client_no_context_takeover {
+                // The next message starts afresh: no need to hold the window meanwhile.
+                self.inflater = None;
+            }
+        }
+        if text {
+            self.utf8
+                .feed(&self.inflated[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        Ok(())
+    }
+
+    fn take_inflated(&mut self) -> Bytes {
+        Bytes::from(std::mem::take(&mut self.inflated))
     }
 
     /// Drops the pending frame's payload as it arrives; returns its opcode once it is gone.

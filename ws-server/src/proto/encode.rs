@@ -26,8 +26,14 @@ pub struct OutFrame {
 
 impl OutFrame {
     fn new(opcode: OpCode, payload: Bytes) -> OutFrame {
+        OutFrame::with_rsv1(opcode, payload, false)
+    }
+
+    fn with_rsv1(opcode: OpCode, payload: Bytes, rsv1: bool) -> OutFrame {
         let mut head = [0u8; MAX_HEADER_LEN];
-        let head_len = FrameHeader::server(opcode, payload.len() as u64).encode(&mut head) as u8;
+        let mut header = FrameHeader::server(opcode, payload.len() as u64);
+        header.rsv1 = rsv1;
+        let head_len = header.encode(&mut head) as u8;
         OutFrame {
             head,
             head_len,
@@ -52,6 +58,16 @@ impl OutFrame {
             Message::Text(text) => OutFrame::text(text),
             Message::Binary(data) => OutFrame::binary(data),
         }
+    }
+
+    /// A message in one frame whose payload is compressed with permessage-deflate: RSV1 is
+    /// set.
+    pub fn compressed(message: &Message, payload: Bytes) -> OutFrame {
+        let opcode = match message {
+            Message::Text(_) => OpCode::Text,
+            Message::Binary(_) => OpCode::Binary,
+        };
+        OutFrame::with_rsv1(opcode, payload, true)
     }
 
     /// A pong answering a ping with `payload`.
@@ -120,6 +136,12 @@ mod tests {
         assert_eq!(&frame.payload()[..2], &[0x03, 0xe8]);
         assert_eq!(frame.header(), &[0x88, 125]);
         assert_eq!(OutFrame::close(None).header(), &[0x88, 0]);
+    }
+
+    #[test]
+    fn compressed_frames_set_rsv1() {
+        let frame = OutFrame::compressed(&Message::from("hi"), Bytes::from_static(b"\x01"));
+        assert_eq!(frame.header(), &[0xc1, 1]);
     }
 
     #[test]

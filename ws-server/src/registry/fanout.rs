@@ -2,7 +2,10 @@
 
 use futures_util::future::join_all;
 
-use crate::{Connection, SendError, proto::OutFrame};
+use crate::{
+    Connection, SendError,
+    conn::Outgoing,
+};
 
 /// What became of a message sent to many connections (a broadcast or a publish).
 ///
@@ -71,20 +74,17 @@ pub(crate) struct Fanout {
 }
 
 impl Fanout {
-    /// Offers `frame` (a clone of it: the payload is shared) to `conn`.
-    pub(crate) fn offer(&mut self, conn: &Connection, frame: &OutFrame) {
-        match conn.outbox().try_push(frame.clone()) {
+    /// Offers the message to `conn`; its encoded bytes are shared between recipients.
+    pub(crate) fn offer(&mut self, conn: &Connection, out: &Outgoing) {
+        match conn.outbox().try_push(out) {
             Err(SendError::Full) => self.waiting.push(conn.clone()),
             outcome => self.delivery.count(outcome),
         }
     }
 
     /// Waits, side by side, for room in the queues that were full.
-    pub(crate) async fn finish(mut self, frame: &OutFrame) -> Delivery {
-        let waits = self
-            .waiting
-            .iter()
-            .map(|conn| conn.outbox().push(frame.clone()));
+    pub(crate) async fn finish(mut self, out: &Outgoing) -> Delivery {
+        let waits = self.waiting.iter().map(|conn| conn.outbox().push(out));
         for outcome in join_all(waits).await {
             self.delivery.count(outcome);
         }

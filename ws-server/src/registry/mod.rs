@@ -15,7 +15,7 @@ pub(crate) use fanout::Fanout;
 use sharded::Sharded;
 pub(crate) use topics::Topics;
 
-use crate::{ConnId, Connection, proto::OutFrame};
+use crate::{ConnId, Connection, conn::Outgoing};
 
 /// The live connections of one resource path.
 #[derive(Debug)]
@@ -61,10 +61,10 @@ impl Members {
     }
 
     /// Offers `frame` to every connection but `except`.
-    pub(crate) fn offer(&self, frame: &OutFrame, except: Option<ConnId>, fanout: &mut Fanout) {
+    pub(crate) fn offer(&self, out: &Outgoing, except: Option<ConnId>, fanout: &mut Fanout) {
         for shard in self.conns.each_shard() {
             for conn in shard.values().filter(|conn| Some(conn.id()) != except) {
-                fanout.offer(conn, frame);
+                fanout.offer(conn, out);
             }
         }
     }

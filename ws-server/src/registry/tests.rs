@@ -20,6 +20,7 @@ fn connections(server: &ServerHandle, members: &Arc<Members>, count: u64) -> Vec
                 request,
                 members.clone(),
                 Backpressure::DEFAULT,
+                None,
             );
             members.insert(&conn);
             conn

@@ -3,7 +3,7 @@
 use std::{collections::HashMap, sync::Arc};
 
 use super::{Fanout, Sharded};
-use crate::{ConnId, Connection, proto::OutFrame};
+use crate::{ConnId, Connection, conn::Outgoing};
 
 /// Subscribers by topic.
 #[derive(Debug)]
@@ -44,7 +44,7 @@ impl Topics {
     pub(crate) fn offer(
         &self,
         topic: &str,
-        frame: &OutFrame,
+        out: &Outgoing,
         except: Option<ConnId>,
         fanout: &mut Fanout,
     ) {
@@ -53,7 +53,7 @@ impl Topics {
                 .values()
                 .filter(|conn| Some(conn.id()) != except)
             {
-                fanout.offer(conn, frame);
+                fanout.offer(conn, out);
             }
         }
     }

@@ -18,7 +18,8 @@ pub(crate) use rejection::HandshakeRejection;
 
 use crate::{
     Connection, Handler, Request, ServerHandle,
-    conn::{self, Settings},
+    conn::{self, SendDeflate, Settings},
+    proto::negotiate_deflate,
     registry::Members,
     rejection::Body,
 };
@@ -52,6 +53,17 @@ async fn upgrade<H: Handler>(
             return rejection.into_response();
         }
     };
+    let compression = cx.settings.compression;
+    let deflate = if compression.is_enabled() {
+        let offers = request
+            .headers()
+            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+            .iter()
+            .filter_map(|value| value.to_str().ok());
+        negotiate_deflate(offers, &compression)
+    } else {
+        None
+    };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let (parts, _body) = request.into_parts();
     let request = Request::new(parts, cx.peer, cx.server.clone());
@@ -68,7 +80,13 @@ async fn upgrade<H: Handler>(
         request,
         cx.members,
         cx.settings.backpressure,
+        deflate.as_ref().map(|(params, _)| SendDeflate {
+            params: *params,
+            threshold: compression.threshold_len(),
+            level: compression.level_value(),
+        }),
     );
+    let (params, extensions) = deflate.unzip();
     let settings = cx.settings;
     let task = hub.task_started();
     tokio::spawn(async move {
@@ -81,6 +99,7 @@ async fn upgrade<H: Handler>(
                         handler,
                         conn,
                         settings,
+                        params,
                         task,
                     )
                     .await
@@ -92,6 +111,7 @@ async fn upgrade<H: Handler>(
                         handler,
                         conn,
                         settings,
+                        params,
                         task,
                     )
                     .await
@@ -100,15 +120,18 @@ async fn upgrade<H: Handler>(
             Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
         }
     });
-    switching_protocols(accept_key)
+    switching_protocols(accept_key, extensions)
 }
 
-fn switching_protocols(accept_key: HeaderValue) -> Response<Body> {
+fn switching_protocols(accept_key: HeaderValue, extensions: Option<String>) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
+    if let Some(value) = extensions.and_then(|value| HeaderValue::from_str(&value).ok()) {
+        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+    }
     response
 }
