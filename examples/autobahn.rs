@@ -1,5 +1,7 @@
 //! An echo server for the Autobahn testsuite's fuzzing client, on `/`, with limits large
-//! enough for its 16 MiB messages and 65,536-fragment messages (cases 9.*).
+//! enough for its 16 MiB messages and 65,536-fragment messages (cases 9.*), and
+//! permessage-deflate on every message, with the client's context kept between messages
+//! (cases 12.* and 13.*).
 //!
 //! ```text
 //! cargo run --release --example autobahn -- --addr 127.0.0.1:9002
@@ -13,7 +15,9 @@ use ws_server::{Bytes, Connection, Handler, Text, serve, ws_resource};
     "/",
     max_payload = 33554432,
     max_message = 33554432,
-    max_frames = 1000000
+    max_frames = 1000000,
+    compression = "client-takeover",
+    compress_threshold = 0
 )]
 #[derive(Default)]
 struct AutobahnEcho;

@@ -25,7 +25,9 @@ use ws_server::{Builder, ServerHandle};
 #[allow(unused_imports)]
 pub(crate) use recorder::{Recorder, events, record, unique_tag, wait_for};
 #[allow(unused_imports)]
-pub(crate) use wire::{close_frame_of, http_head, masked, raw_upgrade, read_frame, stalled_client};
+pub(crate) use wire::{
+    close_frame_of, deflate_upgrade, http_head, masked, raw_upgrade, read_frame, stalled_client,
+};
 
 /// How long any single step of a test may take.
 pub(crate) const STEP: Duration = Duration::from_secs(5);

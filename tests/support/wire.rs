@@ -34,7 +34,19 @@ pub(crate) fn masked(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 /// returns the socket positioned after the 101 response.
 pub(crate) async fn raw_upgrade(addr: SocketAddr, path: &str, extra: &[u8]) -> TcpStream {
     let stream = TcpStream::connect(addr).await.expect("connect");
-    upgrade_on(stream, addr, path, extra).await
+    upgrade_on(stream, addr, path, "", extra).await.0
+}
+
+/// An upgrade by hand offering permessage-deflate as `offer`; returns the socket and the
+/// response head.
+pub(crate) async fn deflate_upgrade(
+    addr: SocketAddr,
+    path: &str,
+    offer: &str,
+) -> (TcpStream, String) {
+    let stream = TcpStream::connect(addr).await.expect("connect");
+    let header = format!("Sec-WebSocket-Extensions: {offer}\r\n");
+    upgrade_on(stream, addr, path, &header, b"").await
 }
 
 /// A client that upgrades and then reads nothing: its socket's receive buffer is made
@@ -43,7 +55,7 @@ pub(crate) async fn stalled_client(addr: SocketAddr, path: &str) -> TcpStream {
     let socket = TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
     let stream = socket.connect(addr).await.expect("connect");
-    upgrade_on(stream, addr, path, b"").await
+    upgrade_on(stream, addr, path, "", b"").await.0
 }
 
 /// Reads one server frame (unmasked, as the server must send): FIN+opcode byte and payload.
@@ -70,11 +82,12 @@ async fn upgrade_on(
     mut stream: TcpStream,
     addr: SocketAddr,
     path: &str,
+    headers: &str,
     extra: &[u8],
-) -> TcpStream {
+) -> (TcpStream, String) {
     let mut request = format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
     )
     .into_bytes();
     request.extend_from_slice(extra);
@@ -82,7 +95,7 @@ async fn upgrade_on(
     let head = read_head(&mut stream).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
-    stream
+    (stream, head)
 }
 
 /// Reads the server's close frame with an independent client (tokio-tungstenite). The

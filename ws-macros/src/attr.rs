@@ -150,7 +150,8 @@ fn example(kind: Kind) -> &'static str {
 fn compression(key: &Ident, value: &Expr) -> syn::Result<Value> {
     let message = || format!("`{key}` must be \"off\", \"on\" or \"client-takeover\"");
     let Expr::Lit(ExprLit {
-        lit: Lit::Str(text), ..
+        lit: Lit::Str(text),
+        ..
     }) = value
     else {
         return Err(syn::Error::new_spanned(value, message()));
@@ -184,7 +185,10 @@ fn integer(key: &Ident, value: &Expr) -> syn::Result<usize> {
         }) if matches!(int.suffix(), "" | "usize") => int.base10_parse::<usize>(),
         _ => Err(syn::Error::new_spanned(
             value,
-            format!("`{key}` must be an integer literal, like `{key} = {}`", if key == "window_bits" { "12" } else { "1024" }),
+            format!(
+                "`{key}` must be an integer literal, like `{key} = {}`",
+                if key == "window_bits" { "12" } else { "1024" }
+            ),
         )),
     }
 }

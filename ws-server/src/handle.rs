@@ -4,8 +4,8 @@ use std::{fmt, sync::Arc};
 
 use crate::{
     Connection, Message,
-    hub::Hub,
     conn::Outgoing,
+    hub::Hub,
     registry::{Delivery, Fanout},
 };
 

@@ -24,8 +24,7 @@ pub(crate) use outgoing::{Outgoing, SendDeflate};
 use topics::Subscriptions;
 
 use crate::{
-    Backpressure, CloseCode, Message, Request, SendError, ServerHandle, Text,
-    registry::Members,
+    Backpressure, CloseCode, Message, Request, SendError, ServerHandle, Text, registry::Members,
 };
 
 /// A connection's identifier, unique within a server process.
@@ -211,10 +210,7 @@ impl Connection {
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
     pub async fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.inner
-            .outbox
-            .push(&Outgoing::new(message.into()))
-            .await
+        self.inner.outbox.push(&Outgoing::new(message.into())).await
     }
 
     /// Queues a message if it fits, without waiting, and says what happened.
@@ -235,9 +231,7 @@ impl Connection {
     /// [`SendError::Full`] under [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) when
     /// the queue has no room; otherwise as [`send_text`](Connection::send_text).
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.inner
-            .outbox
-            .try_push(&Outgoing::new(message.into()))
+        self.inner.outbox.try_push(&Outgoing::new(message.into()))
     }
 
     /// Bytes queued for this connection and not yet written to the socket.

@@ -2,10 +2,7 @@
 
 use futures_util::future::join_all;
 
-use crate::{
-    Connection, SendError,
-    conn::Outgoing,
-};
+use crate::{Connection, SendError, conn::Outgoing};
 
 /// What became of a message sent to many connections (a broadcast or a publish).
 ///

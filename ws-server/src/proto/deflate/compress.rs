@@ -22,8 +22,11 @@ pub(crate) fn compress(data: &[u8], window_bits: u8, level: u8) -> Bytes {
         let index = match compressors.iter().position(|(k, _)| *k == key) {
             Some(index) => index,
             None => {
-                let compressor =
-                    Compress::new_with_window_bits(Level::new(u32::from(level)), false, window_bits);
+                let compressor = Compress::new_with_window_bits(
+                    Level::new(u32::from(level)),
+                    false,
+                    window_bits,
+                );
                 compressors.push((key, compressor));
                 compressors.len() - 1
             }

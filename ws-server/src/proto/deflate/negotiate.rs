@@ -89,9 +89,9 @@ fn unquote(quoted: &str) -> Option<String> {
 
 fn is_token(text: &str) -> bool {
     !text.is_empty()
-        && text.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-        })
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Splits at `separator`, except inside quoted strings.
@@ -127,7 +127,10 @@ fn window_bits(value: &str) -> Option<u8> {
 }
 
 /// Accepts one offer if its parameters are valid and compatible with `config`.
-fn accept(params: &[(&str, Option<String>)], config: &Compression) -> Option<(DeflateParams, String)> {
+fn accept(
+    params: &[(&str, Option<String>)],
+    config: &Compression,
+) -> Option<(DeflateParams, String)> {
     let mut server_no_context_takeover = false;
     let mut client_no_context_takeover = false;
     let mut server_window: Option<u8> = None;
@@ -158,7 +161,9 @@ fn accept(params: &[(&str, Option<String>)], config: &Compression) -> Option<(De
             return None;
         }
         server_max_window_bits = server_max_window_bits.min(requested);
-        response.push_str(&format!("; server_max_window_bits={server_max_window_bits}"));
+        response.push_str(&format!(
+            "; server_max_window_bits={server_max_window_bits}"
+        ));
     }
     let client_no_context_takeover =
         client_no_context_takeover || !config.allows_client_context_takeover();

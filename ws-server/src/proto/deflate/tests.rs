@@ -16,7 +16,10 @@ fn plain_offers_are_accepted() {
     assert_eq!(negotiate(&["PerMessage-Deflate"]).as_deref(), Some(BASE));
     assert_eq!(negotiate(&["x-webkit-deflate-frame"]), None);
     assert_eq!(negotiate(&[]), None);
-    assert_eq!(negotiate(&["foo, permessage-deflate"]).as_deref(), Some(BASE));
+    assert_eq!(
+        negotiate(&["foo, permessage-deflate"]).as_deref(),
+        Some(BASE)
+    );
 }
 
 #[test]
@@ -50,7 +53,10 @@ fn window_bits_follow_the_smaller_side() {
         &small,
     )
     .unwrap();
-    assert_eq!((params.server_max_window_bits, params.client_max_window_bits), (11, 11));
+    assert_eq!(
+        (params.server_max_window_bits, params.client_max_window_bits),
+        (11, 11)
+    );
     assert!(response.contains("server_max_window_bits=11"));
     assert!(response.contains("client_max_window_bits=11"));
     // A client that did not offer client_max_window_bits cannot be limited.
@@ -114,7 +120,10 @@ fn disabled_compression_is_a_server_choice_the_caller_makes() {
         &takeover,
     )
     .unwrap();
-    assert!(params.client_no_context_takeover, "the client's own choice stands");
+    assert!(
+        params.client_no_context_takeover,
+        "the client's own choice stands"
+    );
 }
 
 fn round_trip(data: &[u8], bits: u8) -> Vec<u8> {
@@ -134,10 +143,17 @@ fn compressed_messages_inflate_back_for_every_window() {
         .cycle()
         .take(100_000)
         .collect();
-    let noise: Vec<u8> = (0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let noise: Vec<u8> = (0..70_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     for bits in 9..=15 {
         for data in [&b""[..], b"x", &text, &noise] {
-            assert_eq!(round_trip(data, bits), data, "{bits} bits, {} bytes", data.len());
+            assert_eq!(
+                round_trip(data, bits),
+                data,
+                "{bits} bits, {} bytes",
+                data.len()
+            );
         }
     }
     assert!(compress(&text, 15, 1).len() < text.len() / 10);
@@ -151,8 +167,15 @@ fn inflating_stops_at_the_limit() {
     let mut inflater = Inflater::new(15);
     let mut out = Vec::new();
     let result = inflater.inflate(&bomb, &mut out, 1_000_000);
-    assert_eq!(result, Err(ProtocolError::MessageTooLarge { max: 1_000_000 }));
-    assert!(out.capacity() <= 1_000_000 + 32 * 1024 + 1, "allocated {}", out.capacity());
+    assert_eq!(
+        result,
+        Err(ProtocolError::MessageTooLarge { max: 1_000_000 })
+    );
+    assert!(
+        out.capacity() <= 1_000_000 + 32 * 1024 + 1,
+        "allocated {}",
+        out.capacity()
+    );
     // Exactly at the limit is fine.
     let exact = compress(&vec![7u8; 1000], 15, 1);
     let mut out = Vec::new();

@@ -1,0 +1,175 @@
+//! permessage-deflate on the wire, with frames built by hand: what the server negotiates,
+//! what it sends, and its answer to every misuse of RSV1 and to a decompression bomb.
+
+mod support;
+
+use std::io::Write;
+
+use flate2::{Compression as Level, Decompress, FlushDecompress, write::DeflateEncoder};
+use tokio::io::AsyncWriteExt;
+use ws_server::{Bytes, Connection, Handler, Server, Text, ws_resource};
+
+use support::{close_frame_of, deflate_upgrade, masked, raw_upgrade, read_frame, start};
+
+#[ws_resource("/echo", max_message = 100000)]
+#[derive(Default)]
+struct Echo;
+
+impl Handler for Echo {
+    async fn on_text(&mut self, conn: &Connection, text: Text) {
+        let _ = conn.send_text(text).await;
+    }
+
+    async fn on_binary(&mut self, conn: &Connection, data: Bytes) {
+        let _ = conn.send_binary(data).await;
+    }
+}
+
+#[ws_resource("/plain", compression = "off")]
+#[derive(Default)]
+struct Plain;
+
+impl Handler for Plain {}
+
+async fn server() -> std::net::SocketAddr {
+    start(Server::builder().route::<Echo>().route::<Plain>()).await
+}
+
+/// Raw deflate with the sync flush's `00 00 ff ff` removed, as RFC 7692 sends it.
+fn deflate(data: &[u8]) -> Vec<u8> {
+    let mut encoder = DeflateEncoder::new(Vec::new(), Level::default());
+    encoder.write_all(data).expect("compress");
+    encoder.flush().expect("sync flush");
+    let mut out = encoder.get_ref().clone();
+    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
+    out.truncate(out.len() - 4);
+    out
+}
+
+fn inflate(data: &[u8]) -> Vec<u8> {
+    let mut input = data.to_vec();
+    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let mut inflater = Decompress::new(false);
+    let mut out = Vec::with_capacity(1 << 20);
+    inflater
+        .decompress_vec(&input, &mut out, FlushDecompress::Sync)
+        .expect("inflate");
+    out
+}
+
+const OFFER: &str = "permessage-deflate; client_max_window_bits";
+const RSV1: u8 = 0x40;
+
+#[tokio::test]
+async fn compressed_messages_go_both_ways() {
+    let addr = server().await;
+    let (mut stream, head) = deflate_upgrade(addr, "/echo", OFFER).await;
+    assert!(
+        head.contains("sec-websocket-extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+        "{head}"
+    );
+    let text = "compress me, compress me, compress me, compress me, compress me! ".repeat(20);
+    // Sent compressed, in two fragments: RSV1 on the first only.
+    let compressed = deflate(text.as_bytes());
+    let (first, second) = compressed.split_at(compressed.len() / 2);
+    stream
+        .write_all(&masked(false, RSV1 | 0x1, first))
+        .await
+        .expect("send");
+    stream
+        .write_all(&masked(true, 0x0, second))
+        .await
+        .expect("send");
+    let (head, payload) = read_frame(&mut stream).await;
+    assert_eq!(head, 0x80 | RSV1 | 0x1, "a compressed text frame");
+    assert!(payload.len() < text.len() / 4);
+    assert_eq!(inflate(&payload), text.as_bytes());
+    // Small messages go uncompressed (under the threshold), also when sent compressed.
+    stream
+        .write_all(&masked(true, RSV1 | 0x2, &deflate(b"tiny")))
+        .await
+        .expect("send");
+    assert_eq!(read_frame(&mut stream).await, (0x82, b"tiny".to_vec()));
+    // And uncompressed messages are fine on a compressed connection.
+    stream
+        .write_all(&masked(true, 0x1, b"as is"))
+        .await
+        .expect("send");
+    assert_eq!(read_frame(&mut stream).await, (0x81, b"as is".to_vec()));
+}
+
+#[tokio::test]
+async fn no_compression_without_negotiation_or_where_it_is_off() {
+    let addr = server().await;
+    let (_, head) = deflate_upgrade(addr, "/plain", OFFER).await;
+    assert!(!head.contains("sec-websocket-extensions"), "{head}");
+    let (_, head) = deflate_upgrade(
+        addr,
+        "/echo",
+        "permessage-deflate; server_max_window_bits=8",
+    )
+    .await;
+    assert!(!head.contains("sec-websocket-extensions"), "{head}");
+}
+
+#[tokio::test]
+async fn rsv1_where_it_does_not_belong_is_1002() {
+    let addr = server().await;
+    // Not negotiated.
+    let mut stream = raw_upgrade(addr, "/echo", b"").await;
+    stream
+        .write_all(&masked(true, RSV1 | 0x1, &deflate(b"hello")))
+        .await
+        .expect("send");
+    assert_eq!(close_frame_of(stream).await.0, 1002);
+    // On a continuation frame.
+    let (mut stream, _) = deflate_upgrade(addr, "/echo", OFFER).await;
+    stream
+        .write_all(&masked(false, 0x1, b"plain "))
+        .await
+        .expect("send");
+    stream
+        .write_all(&masked(true, RSV1, b"more"))
+        .await
+        .expect("send");
+    assert_eq!(close_frame_of(stream).await.0, 1002);
+    // On a control frame.
+    let (mut stream, _) = deflate_upgrade(addr, "/echo", OFFER).await;
+    stream
+        .write_all(&masked(true, RSV1 | 0x9, b""))
+        .await
+        .expect("send");
+    assert_eq!(close_frame_of(stream).await.0, 1002);
+    // Data that does not inflate.
+    let (mut stream, _) = deflate_upgrade(addr, "/echo", OFFER).await;
+    stream
+        .write_all(&masked(true, RSV1 | 0x2, &[0xff; 16]))
+        .await
+        .expect("send");
+    assert_eq!(close_frame_of(stream).await.0, 1002);
+}
+
+#[tokio::test]
+async fn a_decompression_bomb_is_1009() {
+    let addr = server().await;
+    let (mut stream, _) = deflate_upgrade(addr, "/echo", OFFER).await;
+    // 10 MB of zeros in about 10 KB, against a 100 KB message limit.
+    let bomb = deflate(&vec![0u8; 10_000_000]);
+    assert!(bomb.len() < 20_000);
+    stream
+        .write_all(&masked(true, RSV1 | 0x2, &bomb))
+        .await
+        .expect("send");
+    assert_eq!(close_frame_of(stream).await.0, 1009);
+}
+
+#[tokio::test]
+async fn compressed_invalid_utf8_is_1007() {
+    let addr = server().await;
+    let (mut stream, _) = deflate_upgrade(addr, "/echo", OFFER).await;
+    stream
+        .write_all(&masked(true, RSV1 | 0x1, &deflate(b"ok \xff\xfe not")))
+        .await
+        .expect("send");
+    assert_eq!(close_frame_of(stream).await.0, 1007);
+}
