@@ -127,6 +127,19 @@ async fn join(window: &Client, addr: SocketAddr, name: &str) {
         .await
         .expect("click join");
     wait_for_text(window, "status", &format!("connected as {name}")).await;
+    // The page records `WebSocket.extensions`: what Chromium negotiated.
+    let extensions = window
+        .find(Locator::Id("status"))
+        .await
+        .expect("status")
+        .attr("data-extensions")
+        .await
+        .expect("attribute")
+        .unwrap_or_default();
+    assert!(
+        extensions.starts_with("permessage-deflate"),
+        "Chromium did not negotiate compression: {extensions:?}"
+    );
 }
 
 async fn say(window: &Client, text: &str) {
