@@ -32,7 +32,13 @@
 //! - Each connection runs in one task that owns the handler value. Its callbacks run one
 //!   at a time, in order. The protocol engine ([`proto`]) validates every frame; a
 //!   violation closes that connection alone with the RFC's code (1002, 1007, 1009...).
-//! - A [`Connection`] handle sends messages and closes from anywhere.
+//! - A [`Connection`] handle sends messages and closes from anywhere; its queue is bounded
+//!   ([`Backpressure`]), and the task writes it while callbacks run.
+//! - Live connections are in a sharded registry: [`ServerHandle`] (from
+//!   [`Server::handle`], [`Serve::handle`] or [`Connection::server`]) iterates them,
+//!   broadcasts (encoding once), publishes to topics, and shuts down gracefully.
+//! - permessage-deflate ([`Compression`]) is negotiated with clients that offer it.
+//! - A [`Heartbeat`] pings peers and closes those that stop answering.
 //!
 //! # Limits
 //!
@@ -40,7 +46,9 @@
 //! | --- | --- | --- |
 //! | `max_payload`: bytes in one frame | 1 MiB | 1009, before the payload is read |
 //! | `max_frames`: frames in one message | 1024 | 1009 |
-//! | `max_message`: bytes in one message | 4 MiB | 1009 |
+//! | `max_message`: bytes in one message (inflated, if compressed) | 4 MiB | 1009 |
+//! | `max_queue`: bytes queued to send | 1 MiB | [`SlowConsumer`] policy (1008 by default) |
+//! | `pong_timeout`, `idle_timeout` | 20 s, off | 1001 |
 //!
 //! Invalid UTF-8 in text closes with 1007 as soon as the offending byte arrives.
 //!
@@ -122,6 +130,9 @@ pub use ws_macros::serve;
 /// | `slow_consumer` | `"close"`, `"drop"` or `"wait"` | [`SlowConsumer`] |
 /// | `ping_interval`, `idle_timeout` | duration like `"250ms"`, `"30s"`, `"5m"`, `"1h"`, or `"off"` | [`Heartbeat`] |
 /// | `pong_timeout` | duration | [`Heartbeat`] |
+/// | `compression` | `"on"`, `"off"` or `"client-takeover"` | [`Compression`] |
+/// | `compress_threshold` | integer (bytes) | [`Compression::threshold`] |
+/// | `window_bits` | 9 to 15 | [`Compression::window_bits`] |
 ///
 /// ```
 /// use ws_server::{Handler, ws_resource};

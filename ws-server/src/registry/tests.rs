@@ -6,9 +6,7 @@ use bytes::Bytes;
 
 use super::Members;
 use crate::{
-    Backpressure, ConnId, Connection, Request, ServerHandle,
-    conn::SendDeflate,
-    hub::Hub,
+    Backpressure, ConnId, Connection, Request, ServerHandle, conn::SendDeflate, hub::Hub,
     proto::DeflateParams,
 };
 
@@ -23,22 +21,22 @@ fn connections_with(
     deflate: Option<SendDeflate>,
 ) -> Vec<Connection> {
     ids.map(|id| {
-            let (parts, ()) = http::Request::get(members.path())
-                .body(())
-                .expect("request")
-                .into_parts();
-            let request = Request::new(parts, ([127, 0, 0, 1], 4000).into(), server.clone());
-            let conn = Connection::new(
-                ConnId::new(id),
-                request,
-                members.clone(),
-                Backpressure::DEFAULT,
-                deflate,
-            );
-            members.insert(&conn);
-            conn
-        })
-        .collect()
+        let (parts, ()) = http::Request::get(members.path())
+            .body(())
+            .expect("request")
+            .into_parts();
+        let request = Request::new(parts, ([127, 0, 0, 1], 4000).into(), server.clone());
+        let conn = Connection::new(
+            ConnId::new(id),
+            request,
+            members.clone(),
+            Backpressure::DEFAULT,
+            deflate,
+        );
+        members.insert(&conn);
+        conn
+    })
+    .collect()
 }
 
 fn deflate(bits: u8) -> Option<SendDeflate> {
@@ -74,12 +72,20 @@ async fn a_broadcast_is_compressed_once_per_window_size() {
             .collect()
     };
     for bytes in first(&plain) {
-        assert_eq!(bytes.as_ptr(), payload.as_ptr(), "plain recipients share the message");
+        assert_eq!(
+            bytes.as_ptr(),
+            payload.as_ptr(),
+            "plain recipients share the message"
+        );
     }
     for group in [first(&wide), first(&narrow)] {
         assert!(group[0].len() < payload.len() / 4, "compressed");
         for bytes in &group {
-            assert_eq!(bytes.as_ptr(), group[0].as_ptr(), "compressed once per window");
+            assert_eq!(
+                bytes.as_ptr(),
+                group[0].as_ptr(),
+                "compressed once per window"
+            );
         }
     }
     assert_ne!(first(&wide)[0].as_ptr(), first(&narrow)[0].as_ptr());
