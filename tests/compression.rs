@@ -7,23 +7,11 @@ use std::io::Write;
 
 use flate2::{Compression as Level, Decompress, FlushDecompress, write::DeflateEncoder};
 use tokio::io::AsyncWriteExt;
-use ws_server::{Bytes, Connection, Handler, Server, Text, ws_resource};
+use ws_server::{Handler, Server, ws_resource};
 
 use support::{close_frame_of, deflate_upgrade, masked, raw_upgrade, read_frame, start};
 
-#[ws_resource("/echo", max_message = 100000)]
-#[derive(Default)]
-struct Echo;
-
-impl Handler for Echo {
-    async fn on_text(&mut self, conn: &Connection, text: Text) {
-        let _ = conn.send_text(text).await;
-    }
-
-    async fn on_binary(&mut self, conn: &Connection, data: Bytes) {
-        let _ = conn.send_binary(data).await;
-    }
-}
+echo_resource!(Echo, "/echo", max_message = 100000);
 
 #[ws_resource("/plain", compression = "off")]
 #[derive(Default)]

@@ -6,23 +6,11 @@ mod support;
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
 use tokio::process::Command;
-use ws_server::{Bytes, Connection, Handler, Server, Text, ws_resource};
+use ws_server::Server;
 
 use support::start;
 
-#[ws_resource("/echo", max_message = 2000000, max_payload = 2000000)]
-#[derive(Default)]
-struct Echo;
-
-impl Handler for Echo {
-    async fn on_text(&mut self, conn: &Connection, text: Text) {
-        let _ = conn.send_text(text).await;
-    }
-
-    async fn on_binary(&mut self, conn: &Connection, data: Bytes) {
-        let _ = conn.send_binary(data).await;
-    }
-}
+echo_resource!(Echo, "/echo", max_message = 2000000, max_payload = 2000000);
 
 /// The venv's interpreter: `WS_SERVER_PYTHON`, else where `scripts/test.sh` puts it.
 fn python() -> PathBuf {
