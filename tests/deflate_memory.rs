@@ -163,8 +163,9 @@ async fn memory_per_compressed_connection_by_window_size() {
             .saturating_sub(baseline);
         let compressor = compressors[usize::from(bits - 9)];
         println!("| {bits} | {default} B | {takeover} B | {compressor} B |");
-        // Without context takeover nothing of zlib stays with an idle connection.
-        assert!(default < 2048, "{bits} bits: {default} B without takeover");
+        // Without context takeover no inflater (over 40 KiB) stays with a connection; the
+        // few per thread that are reused count here too, spread over the connections.
+        assert!(default < 4096, "{bits} bits: {default} B without takeover");
         takeover_costs.push(takeover);
     }
     // With takeover the inflater (its window and state) stays, and is bounded. zlib-rs

@@ -317,16 +317,17 @@ impl Decoder {
             return Err(ProtocolError::ReservedBits);
         };
         let max = self.limits.max_message_len();
-        let inflater = self
-            .inflater
-            .get_or_insert_with(|| Inflater::new(params.client_max_window_bits));
+        let bits = params.client_max_window_bits;
+        let inflater = self.inflater.get_or_insert_with(|| Inflater::take(bits));
         let start = self.inflated.len();
         inflater.inflate(payload, &mut self.inflated, max)?;
         if fin {
             inflater.finish_message(&mut self.inflated, max)?;
             if params.client_no_context_takeover {
                 // The next message starts afresh: no need to hold the window meanwhile.
-                self.inflater = None;
+                if let Some(inflater) = self.inflater.take() {
+                    inflater.give_back(bits);
+                }
             }
         }
         if text {

@@ -1,5 +1,7 @@
 //! Inflating a client's compressed message, never beyond the message size limit.
 
+use std::cell::RefCell;
+
 use flate2::{Decompress, FlushDecompress, Status};
 
 use super::SYNC_TAIL;
@@ -7,6 +9,14 @@ use crate::proto::ProtocolError;
 
 /// Output is produced in steps of at most this many bytes.
 const STEP: usize = 32 * 1024;
+
+/// Reset inflaters kept per thread for reuse, so that clients without context takeover
+/// do not cost an allocation per message.
+const POOL: usize = 8;
+
+thread_local! {
+    static SPARE: RefCell<Vec<(u8, Inflater)>> = const { RefCell::new(Vec::new()) };
+}
 
 /// A client's inflater: raw deflate with the negotiated window.
 ///
@@ -105,5 +115,28 @@ impl Inflater {
     /// Forgets the context, for a client that does not take it over.
     pub fn reset(&mut self) {
         self.inner.reset(false);
+    }
+
+    /// A fresh inflater for `window_bits`, reused from this thread's spares if it has one.
+    pub(crate) fn take(window_bits: u8) -> Inflater {
+        SPARE
+            .with(|spare| {
+                let mut spare = spare.borrow_mut();
+                let index = spare.iter().position(|(bits, _)| *bits == window_bits)?;
+                Some(spare.swap_remove(index).1)
+            })
+            .unwrap_or_else(|| Inflater::new(window_bits))
+    }
+
+    /// Resets the inflater and keeps it for [`take`](Inflater::take), up to a few per
+    /// thread.
+    pub(crate) fn give_back(mut self, window_bits: u8) {
+        self.reset();
+        SPARE.with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < POOL {
+                spare.push((window_bits, self));
+            }
+        });
     }
 }
