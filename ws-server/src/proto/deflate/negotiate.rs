@@ -131,7 +131,6 @@ fn accept(
     params: &[(&str, Option<String>)],
     config: &Compression,
 ) -> Option<(DeflateParams, String)> {
-    let mut server_no_context_takeover = false;
     let mut client_no_context_takeover = false;
     let mut server_window: Option<u8> = None;
     let mut client_window: Option<Option<u8>> = None;
@@ -140,7 +139,8 @@ fn accept(
             return None;
         }
         match (*key, value.as_deref()) {
-            ("server_no_context_takeover", None) => server_no_context_takeover = true,
+            // Granted whatever the offer says: see below.
+            ("server_no_context_takeover", None) => {}
             ("client_no_context_takeover", None) => client_no_context_takeover = true,
             ("server_max_window_bits", Some(value)) => server_window = Some(window_bits(value)?),
             ("client_max_window_bits", None) => client_window = Some(None),
@@ -150,7 +150,6 @@ fn accept(
             _ => return None,
         }
     }
-    let _ = server_no_context_takeover; // Honoured whatever the offer says: see below.
     let mut response = String::from(NAME);
     // The server resets its compressor after every message (a compressor is then shared
     // by all connections and a broadcast compressed once), so it always says so.
