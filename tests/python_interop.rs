@@ -1,5 +1,6 @@
 //! permessage-deflate against an independent client that offers it: Python's
-//! `websockets`, installed into a virtual environment by `scripts/test.sh`.
+//! `websockets`, installed into a virtual environment by `scripts/test.sh`, talking to the
+//! echo example's resource.
 
 mod support;
 
@@ -10,7 +11,8 @@ use ws_server::Server;
 
 use support::start;
 
-echo_resource!(Echo, "/echo", max_message = 2000000, max_payload = 2000000);
+#[path = "../examples/echo/resource.rs"]
+mod echo;
 
 /// The venv's interpreter: `WS_SERVER_PYTHON`, else where `scripts/test.sh` puts it.
 fn python() -> PathBuf {
@@ -30,7 +32,7 @@ fn python() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_websockets_exchanges_compressed_messages_of_every_size() {
-    let addr = start(Server::builder().route::<Echo>()).await;
+    let addr = start(Server::builder().route::<echo::Echo>()).await;
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/interop/deflate_client.py"
