@@ -161,3 +161,27 @@ async fn compressed_invalid_utf8_is_1007() {
         .expect("send");
     assert_eq!(close_frame_of(stream).await.0, 1007);
 }
+
+#[tokio::test]
+async fn an_eight_bit_client_window_is_granted_and_read() {
+    let addr = server().await;
+    let (mut stream, head) = deflate_upgrade(
+        addr,
+        "/echo",
+        "permessage-deflate; client_max_window_bits=8",
+    )
+    .await;
+    assert!(head.contains("client_max_window_bits=8"), "{head}");
+    stream
+        .write_all(&masked(
+            true,
+            RSV1 | 0x2,
+            &deflate(b"short enough for any window"),
+        ))
+        .await
+        .expect("send");
+    assert_eq!(
+        read_frame(&mut stream).await,
+        (0x82, b"short enough for any window".to_vec())
+    );
+}

@@ -43,10 +43,12 @@ impl std::fmt::Debug for Inflater {
 }
 
 impl Inflater {
-    /// An inflater for a `window_bits` window (8 to 15).
+    /// An inflater for a `window_bits` window (8 to 15). An 8-bit window is inflated with
+    /// a 9-bit one: flate2 accepts no less, and a larger window reads any stream a smaller
+    /// one wrote.
     pub fn new(window_bits: u8) -> Inflater {
         Inflater {
-            inner: Decompress::new_with_window_bits(false, window_bits),
+            inner: Decompress::new_with_window_bits(false, window_bits.clamp(9, 15)),
         }
     }
 

@@ -194,3 +194,21 @@ fn garbage_is_a_compression_error() {
         Err(ProtocolError::BadCompression)
     );
 }
+
+#[test]
+fn an_eight_bit_client_window_is_inflated() {
+    let (params, response) = negotiate_deflate(
+        ["permessage-deflate; client_max_window_bits=8"],
+        &Compression::DEFAULT,
+    )
+    .unwrap();
+    assert_eq!(params.client_max_window_bits, 8);
+    assert!(response.ends_with("client_max_window_bits=8"));
+    let data = b"eight bits of window, eight bits of window".repeat(10);
+    let compressed = compress(&data, 9, 1);
+    let mut inflater = Inflater::new(8);
+    let mut out = Vec::new();
+    inflater.inflate(&compressed, &mut out, usize::MAX).unwrap();
+    inflater.finish_message(&mut out, usize::MAX).unwrap();
+    assert_eq!(out, data);
+}
