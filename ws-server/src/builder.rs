@@ -41,6 +41,8 @@ pub struct Builder {
     state: StateMap,
     shutdown_timeout: Duration,
     hub: Arc<Hub>,
+    #[cfg(feature = "redis")]
+    redis: Option<String>,
 }
 
 impl Builder {
@@ -58,6 +60,8 @@ impl Builder {
             state: StateMap::default(),
             shutdown_timeout: Duration::from_secs(10),
             hub: Arc::new(Hub::new()),
+            #[cfg(feature = "redis")]
+            redis: None,
         }
     }
 
@@ -145,6 +149,27 @@ impl Builder {
         self
     }
 
+    /// Makes several server processes act as one: broadcasts and publishes also go through
+    /// Redis pub/sub at `url` (like `redis://127.0.0.1:6379`) to the other servers with the
+    /// same backplane, and theirs come here. Each process keeps one subscription connection
+    /// for all its channels: every resource path, and each topic while it has a local
+    /// subscriber. If Redis goes away, local delivery goes on, publishes to the other
+    /// servers are dropped and counted ([`ServerHandle::backplane_stats`]), and the
+    /// backplane reconnects and resubscribes by itself.
+    ///
+    /// ```
+    /// # use ws_server::Server;
+    /// let builder = Server::builder()
+    ///     .registered_routes()
+    ///     .redis_backplane("redis://127.0.0.1:6379");
+    /// # let _ = builder;
+    /// ```
+    #[cfg(feature = "redis")]
+    pub fn redis_backplane(mut self, url: impl Into<String>) -> Builder {
+        self.redis = Some(url.into());
+        self
+    }
+
     /// The handle of the server this builder will bind; usable before it binds (it sees no
     /// connections until then).
     pub fn handle(&self) -> ServerHandle {
@@ -160,6 +185,12 @@ impl Builder {
         let router = Router::new(self.routes, self.settings)?;
         let listener = TcpListener::bind(addr).await?;
         self.hub.registry.set_routes(router.members());
+        #[cfg(feature = "redis")]
+        if let Some(url) = &self.redis {
+            let paths: Vec<&str> = router.paths().collect();
+            let backplane = crate::backplane::RedisBackplane::start(url, &self.hub, &paths)?;
+            self.hub.set_backplane(Box::new(backplane));
+        }
         self.hub.bind(Bound {
             state: self.state,
             shutdown_timeout: self.shutdown_timeout,

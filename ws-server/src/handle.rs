@@ -4,9 +4,9 @@ use std::{fmt, sync::Arc};
 
 use crate::{
     Connection, Message,
-    conn::Outgoing,
+    backplane::{BackplaneStats, Scope},
     hub::Hub,
-    registry::{Delivery, Fanout},
+    registry::Delivery,
 };
 
 /// A handle to a running server: its live connections, broadcast, topics, state and
@@ -17,6 +17,8 @@ use crate::{
 /// [`Connection::server`] inside a handler.
 ///
 /// A broadcast encodes the message once: every recipient's queue holds the same bytes.
+/// With a backplane ([`Builder::redis_backplane`](crate::Builder::redis_backplane)),
+/// broadcasts and publishes also reach the connections of the other server processes.
 /// Offers never wait, except for recipients under
 /// [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) whose queue is full; those are waited
 /// for side by side.
@@ -80,29 +82,18 @@ impl ServerHandle {
 
     /// Sends `message` to every live connection.
     pub async fn broadcast(&self, message: impl Into<Message>) -> Delivery {
-        let out = Outgoing::new(message.into());
-        let mut fanout = Fanout::default();
-        self.hub.offer_all(&out, &mut fanout);
-        fanout.finish(&out).await
+        self.hub.fan_out(Scope::All, message.into(), None).await
     }
 
     /// Sends `message` to every live connection of the resource at `path`.
     pub async fn broadcast_at(&self, path: &str, message: impl Into<Message>) -> Delivery {
-        let out = Outgoing::new(message.into());
-        let mut fanout = Fanout::default();
-        if let Some(members) = self.hub.registry.at(path) {
-            members.offer(&out, None, &mut fanout);
-        }
-        fanout.finish(&out).await
+        self.hub.fan_out(Scope::Path(path), message.into(), None).await
     }
 
     /// Sends `message` to every subscriber of `topic`
     /// (see [`Connection::subscribe`]).
     pub async fn publish(&self, topic: &str, message: impl Into<Message>) -> Delivery {
-        let out = Outgoing::new(message.into());
-        let mut fanout = Fanout::default();
-        self.hub.topics.offer(topic, &out, None, &mut fanout);
-        fanout.finish(&out).await
+        self.hub.fan_out(Scope::Topic(topic), message.into(), None).await
     }
 
     /// How many connections subscribe to `topic`.
@@ -114,6 +105,11 @@ impl ServerHandle {
     /// [`Builder::state`](crate::Builder::state); `None` if none was.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.hub.state()
+    }
+
+    /// The backplane's counters, if the server has one besides the in-process default.
+    pub fn backplane_stats(&self) -> Option<BackplaneStats> {
+        self.hub.backplane_stats()
     }
 
     /// Shuts the server down gracefully: stops accepting, closes every connection with

@@ -15,8 +15,10 @@ use tokio::{
 use tracing::{info, warn};
 
 use crate::{
-    CloseCode, ConnId, Connection,
-    registry::{Fanout, Registry, Topics},
+    CloseCode, ConnId, Connection, Message,
+    backplane::{Backplane, BackplaneStats, Scope},
+    conn::Outgoing,
+    registry::{Delivery, Fanout, Registry, Topics},
     state::StateMap,
 };
 
@@ -45,6 +47,10 @@ pub(crate) struct Hub {
     /// Connection tasks that have not finished `on_close` yet.
     live_tasks: AtomicUsize,
     all_done: Notify,
+    backplane: OnceLock<Box<dyn Backplane>>,
+    /// This server's identity on the backplane, so that it skips its own messages.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    origin: u64,
 }
 
 impl Hub {
@@ -57,6 +63,77 @@ impl Hub {
             phase: watch::Sender::new(Phase::Running),
             live_tasks: AtomicUsize::new(0),
             all_done: Notify::new(),
+            backplane: OnceLock::new(),
+            origin: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8),
+        }
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn origin(&self) -> u64 {
+        self.origin
+    }
+
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn set_backplane(&self, backplane: Box<dyn Backplane>) {
+        let _ = self.backplane.set(backplane);
+    }
+
+    pub(crate) fn backplane_stats(&self) -> Option<BackplaneStats> {
+        self.backplane.get().map(|backplane| backplane.stats())
+    }
+
+    /// Sends `message` to the connections `scope` names here (all but `except`), and
+    /// through the backplane to the other processes.
+    pub(crate) async fn fan_out(
+        &self,
+        scope: Scope<'_>,
+        message: Message,
+        except: Option<ConnId>,
+    ) -> Delivery {
+        if let Some(backplane) = self.backplane.get() {
+            backplane.publish(scope, &message);
+        }
+        self.deliver(scope, message, except).await
+    }
+
+    /// Sends `message` to the local connections `scope` names, all but `except`.
+    pub(crate) async fn deliver(
+        &self,
+        scope: Scope<'_>,
+        message: Message,
+        except: Option<ConnId>,
+    ) -> Delivery {
+        let out = Outgoing::new(message);
+        let mut fanout = Fanout::default();
+        match scope {
+            Scope::All => {
+                for members in self.registry.routes() {
+                    members.offer(&out, except, &mut fanout);
+                }
+            }
+            Scope::Path(path) => {
+                if let Some(members) = self.registry.at(path) {
+                    members.offer(&out, except, &mut fanout);
+                }
+            }
+            Scope::Topic(topic) => self.topics.offer(topic, &out, except, &mut fanout),
+        }
+        fanout.finish(&out).await
+    }
+
+    /// A topic got its first local subscriber.
+    pub(crate) fn topic_added(&self, topic: &str) {
+        if let Some(backplane) = self.backplane.get() {
+            backplane.subscribe(topic);
+        }
+    }
+
+    /// Removes a subscriber; tells the backplane when the topic's last one left.
+    pub(crate) fn leave_topic(&self, topic: &str, id: ConnId) {
+        if self.topics.unsubscribe(topic, id) {
+            if let Some(backplane) = self.backplane.get() {
+                backplane.unsubscribe(topic);
+            }
         }
     }
 
@@ -179,13 +256,6 @@ impl Hub {
             .iter()
             .map(|members| members.len())
             .sum()
-    }
-
-    /// Offers `frame` to every live connection.
-    pub(crate) fn offer_all(&self, out: &crate::conn::Outgoing, fanout: &mut Fanout) {
-        for members in self.registry.routes() {
-            members.offer(out, None, fanout);
-        }
     }
 }
 

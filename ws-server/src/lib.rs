@@ -59,6 +59,7 @@
 
 #![doc(test(attr(deny(warnings))))]
 
+mod backplane;
 mod builder;
 mod config;
 mod conn;
@@ -77,6 +78,7 @@ mod server;
 mod state;
 mod upgrade;
 
+pub use backplane::BackplaneStats;
 pub use builder::Builder;
 pub use bytes::Bytes;
 pub use config::{Backpressure, Compression, Heartbeat, Limits, ResourceConfig, SlowConsumer};

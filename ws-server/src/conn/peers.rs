@@ -2,11 +2,7 @@
 //! resource" iteration).
 
 use super::Connection;
-use crate::{
-    Message,
-    conn::Outgoing,
-    registry::{Delivery, Fanout},
-};
+use crate::{Message, backplane::Scope, registry::Delivery};
 
 impl Connection {
     /// The other live connections of this connection's resource (a snapshot).
@@ -57,10 +53,13 @@ impl Connection {
     }
 
     async fn broadcast_except(&self, message: Message, except: Option<&Connection>) -> Delivery {
-        let out = Outgoing::new(message);
-        let mut fanout = Fanout::default();
-        self.members()
-            .offer(&out, except.map(Connection::id), &mut fanout);
-        fanout.finish(&out).await
+        self.server()
+            .hub()
+            .fan_out(
+                Scope::Path(self.members().path()),
+                message,
+                except.map(Connection::id),
+            )
+            .await
     }
 }

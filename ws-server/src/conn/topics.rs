@@ -3,11 +3,7 @@
 use std::sync::{Arc, MutexGuard, PoisonError};
 
 use super::Connection;
-use crate::{
-    Message,
-    conn::Outgoing,
-    registry::{Delivery, Fanout},
-};
+use crate::{Message, backplane::Scope, registry::Delivery};
 
 /// The topics a connection subscribes to.
 #[derive(Debug, Default)]
@@ -50,7 +46,10 @@ impl Connection {
             return false;
         }
         let topic: Arc<str> = topic.into();
-        self.server().hub().topics.subscribe(&topic, self);
+        let hub = self.server().hub();
+        if hub.topics.subscribe(&topic, self) {
+            hub.topic_added(&topic);
+        }
         subscriptions.topics.push(topic);
         true
     }
@@ -62,7 +61,7 @@ impl Connection {
             return false;
         };
         let topic = subscriptions.topics.swap_remove(index);
-        self.server().hub().topics.unsubscribe(&topic, self.id());
+        self.server().hub().leave_topic(&topic, self.id());
         true
     }
 
@@ -92,13 +91,10 @@ impl Connection {
         message: Message,
         except: Option<&Connection>,
     ) -> Delivery {
-        let out = Outgoing::new(message);
-        let mut fanout = Fanout::default();
         self.server()
             .hub()
-            .topics
-            .offer(topic, &out, except.map(Connection::id), &mut fanout);
-        fanout.finish(&out).await
+            .fan_out(Scope::Topic(topic), message, except.map(Connection::id))
+            .await
     }
 
     /// Leaves every topic and refuses new subscriptions: the connection has ended.
@@ -106,7 +102,7 @@ impl Connection {
         let mut subscriptions = self.subscriptions();
         subscriptions.gone = true;
         for topic in subscriptions.topics.drain(..) {
-            self.server().hub().topics.unsubscribe(&topic, self.id());
+            self.server().hub().leave_topic(&topic, self.id());
         }
     }
 }

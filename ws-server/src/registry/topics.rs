@@ -18,22 +18,34 @@ impl Topics {
         }
     }
 
-    pub(crate) fn subscribe(&self, topic: &Arc<str>, conn: &Connection) {
-        self.map
-            .shard(&**topic)
-            .entry(topic.clone())
-            .or_default()
-            .insert(conn.id(), conn.clone());
+    /// Adds a subscriber; returns whether it is the topic's first.
+    pub(crate) fn subscribe(&self, topic: &Arc<str>, conn: &Connection) -> bool {
+        let mut shard = self.map.shard(&**topic);
+        let subscribers = shard.entry(topic.clone()).or_default();
+        subscribers.insert(conn.id(), conn.clone());
+        subscribers.len() == 1
     }
 
-    pub(crate) fn unsubscribe(&self, topic: &str, id: ConnId) {
+    /// Removes a subscriber; returns whether it was the topic's last.
+    pub(crate) fn unsubscribe(&self, topic: &str, id: ConnId) -> bool {
         let mut shard = self.map.shard(topic);
         if let Some(subscribers) = shard.get_mut(topic) {
             subscribers.remove(&id);
             if subscribers.is_empty() {
                 shard.remove(topic);
+                return true;
             }
         }
+        false
+    }
+
+    /// Every topic with a subscriber.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn names(&self) -> Vec<Arc<str>> {
+        self.map
+            .each_shard()
+            .flat_map(|shard| shard.keys().cloned().collect::<Vec<_>>())
+            .collect()
     }
 
     pub(crate) fn subscriber_count(&self, topic: &str) -> usize {

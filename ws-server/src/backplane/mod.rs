@@ -1,0 +1,54 @@
+//! Carrying broadcasts and publishes to the other server processes that act as one.
+//!
+//! The default is in-process: nothing leaves the process. With the `redis` feature,
+//! [`Builder::redis_backplane`](crate::Builder::redis_backplane) sends every broadcast and
+//! publish through Redis pub/sub, and delivers what other processes sent to the local
+//! connections.
+
+#[cfg(feature = "redis")]
+mod redis;
+mod wire;
+
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::RedisBackplane;
+pub(crate) use wire::Scope;
+
+use crate::Message;
+
+/// Where broadcasts and publishes go beyond this process.
+pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
+    /// Sends `message` to the other processes, without waiting: a backplane that cannot
+    /// keep up or is disconnected counts the message as dropped.
+    fn publish(&self, scope: Scope<'_>, message: &Message);
+
+    /// The first local subscriber of `topic` appeared.
+    fn subscribe(&self, topic: &str);
+
+    /// The last local subscriber of `topic` left.
+    fn unsubscribe(&self, topic: &str);
+
+    /// The counters.
+    fn stats(&self) -> BackplaneStats;
+}
+
+/// What a backplane has done, for monitoring.
+///
+/// ```no_run
+/// # fn demo(server: ws_server::ServerHandle) {
+/// if let Some(stats) = server.backplane_stats() {
+///     tracing::info!(?stats, "backplane");
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BackplaneStats {
+    /// Messages sent to the other processes.
+    pub published: u64,
+    /// Messages from other processes delivered here.
+    pub received: u64,
+    /// Messages that could not be sent (backplane down or too slow).
+    pub dropped: u64,
+    /// Whether the backplane is connected right now.
+    pub connected: bool,
+}

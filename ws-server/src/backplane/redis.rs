@@ -1,0 +1,260 @@
+//! The Redis backplane: Redis pub/sub, one subscription connection per server process for
+//! every channel it has local receivers for, and one connection that publishes.
+
+use std::{
+    io,
+    sync::{
+        Arc, Weak,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis::{Client, aio::MultiplexedConnection};
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::{Backplane, BackplaneStats, Scope, wire::Envelope};
+use crate::{Message, hub::Hub};
+
+/// Every channel name starts with this.
+const PREFIX: &str = "ws-server:";
+/// Messages waiting to be published; beyond this, publishes are dropped (and counted)
+/// rather than making senders wait.
+const QUEUE: usize = 8192;
+/// Publishes sent to Redis in one pipeline, at most.
+const BATCH: usize = 256;
+/// The longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+enum Control {
+    Subscribe(String),
+    Unsubscribe(String),
+}
+
+/// A Redis pub/sub backplane.
+#[derive(Debug)]
+pub(crate) struct RedisBackplane {
+    publish: mpsc::Sender<(String, Bytes)>,
+    control: mpsc::UnboundedSender<Control>,
+    counters: Arc<Counters>,
+    origin: u64,
+}
+
+impl std::fmt::Debug for Control {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Control::Subscribe(channel) => write!(f, "Subscribe({channel})"),
+            Control::Unsubscribe(channel) => write!(f, "Unsubscribe({channel})"),
+        }
+    }
+}
+
+impl RedisBackplane {
+    /// Starts the publishing and subscribing tasks for the server behind `hub`, whose
+    /// resources are at `paths`.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a URL Redis does not accept. Redis being down is not an error:
+    /// the backplane connects when it can.
+    pub(crate) fn start(url: &str, hub: &Arc<Hub>, paths: &[&str]) -> io::Result<RedisBackplane> {
+        let client =
+            Client::open(url).map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        let counters = Arc::new(Counters::default());
+        let (publish, queue) = mpsc::channel(QUEUE);
+        let (control, commands) = mpsc::unbounded_channel();
+        let mut channels = vec![Scope::All.channel(PREFIX)];
+        channels.extend(paths.iter().map(|path| Scope::Path(path).channel(PREFIX)));
+        tokio::spawn(publisher(client.clone(), queue, counters.clone()));
+        tokio::spawn(subscriber(
+            client,
+            Arc::downgrade(hub),
+            channels,
+            commands,
+            counters.clone(),
+        ));
+        info!(url, "Redis backplane started");
+        Ok(RedisBackplane {
+            publish,
+            control,
+            counters,
+            origin: hub.origin(),
+        })
+    }
+}
+
+impl Backplane for RedisBackplane {
+    fn publish(&self, scope: Scope<'_>, message: &Message) {
+        let payload = Envelope::encode(self.origin, message);
+        if self.publish.try_send((scope.channel(PREFIX), payload)).is_err() {
+            Counters::add(&self.counters.dropped, 1);
+            debug!("backplane queue full or closed: message dropped");
+        }
+    }
+
+    fn subscribe(&self, topic: &str) {
+        let _ = self
+            .control
+            .send(Control::Subscribe(Scope::Topic(topic).channel(PREFIX)));
+    }
+
+    fn unsubscribe(&self, topic: &str) {
+        let _ = self
+            .control
+            .send(Control::Unsubscribe(Scope::Topic(topic).channel(PREFIX)));
+    }
+
+    fn stats(&self) -> BackplaneStats {
+        self.counters.snapshot()
+    }
+}
+
+/// Publishes what is queued, in order, pipelining what has piled up.
+async fn publisher(client: Client, mut queue: mpsc::Receiver<(String, Bytes)>, counters: Arc<Counters>) {
+    let mut connection: Option<MultiplexedConnection> = None;
+    let mut batch = Vec::with_capacity(BATCH);
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        if connection.is_none() {
+            connection = connect(&client).await;
+        }
+        let count = batch.len() as u64;
+        let Some(conn) = connection.as_mut() else {
+            Counters::add(&counters.dropped, count);
+            warn!(dropped = count, "Redis unreachable: publishes to other servers dropped");
+            batch.clear();
+            continue;
+        };
+        let mut pipe = redis::pipe();
+        for (channel, payload) in batch.drain(..) {
+            pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();
+        }
+        match pipe.query_async::<()>(conn).await {
+            Ok(()) => Counters::add(&counters.published, count),
+            Err(error) => {
+                Counters::add(&counters.dropped, count);
+                warn!(%error, dropped = count, "publishing to Redis failed");
+                connection = None;
+            }
+        }
+    }
+}
+
+async fn connect(client: &Client) -> Option<MultiplexedConnection> {
+    match tokio::time::timeout(Duration::from_secs(1), client.get_multiplexed_async_connection()).await {
+        Ok(Ok(connection)) => Some(connection),
+        Ok(Err(error)) => {
+            debug!(%error, "connecting to Redis failed");
+            None
+        }
+        Err(_) => None,
+    }
+}
+
+/// Keeps one subscription connection: subscribes to the server's channels and to every
+/// topic with local subscribers, delivers what other servers publish, and reconnects
+/// (resubscribing) whenever the connection is lost.
+async fn subscriber(
+    client: Client,
+    hub: Weak<Hub>,
+    base: Vec<String>,
+    mut commands: mpsc::UnboundedReceiver<Control>,
+    counters: Arc<Counters>,
+) {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let Some(origin) = hub.upgrade().map(|hub| hub.origin()) else {
+            return;
+        };
+        let pubsub = match client.get_async_pubsub().await {
+            Ok(pubsub) => pubsub,
+            Err(error) => {
+                debug!(%error, ?backoff, "Redis backplane: cannot connect; retrying");
+                if commands.is_closed() {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        let (mut sink, mut stream) = pubsub.split();
+        let mut channels = base.clone();
+        if let Some(hub) = hub.upgrade() {
+            channels.extend(
+                hub.topics
+                    .names()
+                    .iter()
+                    .map(|topic| Scope::Topic(topic).channel(PREFIX)),
+            );
+        }
+        if sink.subscribe(&channels).await.is_err() {
+            continue;
+        }
+        counters
+            .connected
+            .store(true, Ordering::Relaxed);
+        backoff = Duration::from_millis(50);
+        info!(channels = channels.len(), "Redis backplane connected");
+        loop {
+            tokio::select! {
+                message = stream.next() => {
+                    let Some(message) = message else { break };
+                    let Some(hub) = hub.upgrade() else { return };
+                    let channel = message.get_channel_name();
+                    let payload = Bytes::copy_from_slice(message.get_payload_bytes());
+                    let (Some(scope), Some(envelope)) =
+                        (Scope::of_channel(channel, PREFIX), Envelope::decode(payload))
+                    else {
+                        debug!(channel, "ignoring a malformed backplane message");
+                        continue;
+                    };
+                    if envelope.origin == origin {
+                        continue;
+                    }
+                    Counters::add(&counters.received, 1);
+                    let _ = hub.deliver(scope, envelope.message, None).await;
+                }
+                command = commands.recv() => {
+                    let result = match command {
+                        None => return,
+                        Some(Control::Subscribe(channel)) => sink.subscribe(channel).await,
+                        Some(Control::Unsubscribe(channel)) => sink.unsubscribe(channel).await,
+                    };
+                    if result.is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        counters
+            .connected
+            .store(false, Ordering::Relaxed);
+        warn!("Redis backplane disconnected; reconnecting");
+    }
+}
+
+/// Counters shared by a backplane's tasks.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) published: AtomicU64,
+    pub(crate) received: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) connected: AtomicBool,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> BackplaneStats {
+        BackplaneStats {
+            published: self.published.load(Ordering::Relaxed),
+            received: self.received.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            connected: self.connected.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,121 @@
+//! How a message travels between processes: a channel per scope, and a payload that says
+//! which process sent it and whether it is text or binary.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::{Message, Text};
+
+/// Whom a message is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope<'a> {
+    /// Every connection.
+    All,
+    /// The connections of one resource path.
+    Path(&'a str),
+    /// The subscribers of one topic.
+    Topic(&'a str),
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl<'a> Scope<'a> {
+    /// The channel name under `prefix`.
+    pub(crate) fn channel(&self, prefix: &str) -> String {
+        match self {
+            Scope::All => format!("{prefix}all"),
+            Scope::Path(path) => format!("{prefix}path:{path}"),
+            Scope::Topic(topic) => format!("{prefix}topic:{topic}"),
+        }
+    }
+
+    /// The scope a channel name under `prefix` stands for.
+    pub(crate) fn of_channel(channel: &'a str, prefix: &str) -> Option<Scope<'a>> {
+        let rest = channel.strip_prefix(prefix)?;
+        if rest == "all" {
+            Some(Scope::All)
+        } else if let Some(path) = rest.strip_prefix("path:") {
+            Some(Scope::Path(path))
+        } else {
+            rest.strip_prefix("topic:").map(Scope::Topic)
+        }
+    }
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const TEXT: u8 = 0;
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const BINARY: u8 = 1;
+
+/// A message with the process it came from: 8 bytes of origin, 1 byte of kind, payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct Envelope {
+    pub(crate) origin: u64,
+    pub(crate) message: Message,
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl Envelope {
+    pub(crate) fn encode(origin: u64, message: &Message) -> Bytes {
+        let payload = message.payload();
+        let mut out = BytesMut::with_capacity(9 + payload.len());
+        out.put_u64(origin);
+        out.put_u8(match message {
+            Message::Text(_) => TEXT,
+            Message::Binary(_) => BINARY,
+        });
+        out.extend_from_slice(payload);
+        out.freeze()
+    }
+
+    /// `None` for anything this format did not produce (including text that is not UTF-8).
+    pub(crate) fn decode(mut data: Bytes) -> Option<Envelope> {
+        if data.len() < 9 {
+            return None;
+        }
+        let origin = u64::from_be_bytes(data[..8].try_into().ok()?);
+        let kind = data[8];
+        let payload = data.split_off(9);
+        let message = match kind {
+            TEXT => Message::Text(Text::try_from(payload).ok()?),
+            BINARY => Message::Binary(payload),
+            _ => return None,
+        };
+        Some(Envelope { origin, message })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelopes_round_trip_text_and_binary_exactly() {
+        for message in [
+            Message::from("héllo"),
+            Message::from(""),
+            Message::Binary(Bytes::from(vec![0, 255, 1, 254])),
+        ] {
+            let encoded = Envelope::encode(42, &message);
+            assert_eq!(
+                Envelope::decode(encoded),
+                Some(Envelope {
+                    origin: 42,
+                    message
+                })
+            );
+        }
+        assert_eq!(Envelope::decode(Bytes::from_static(b"short")), None);
+        let mut bad_text = Envelope::encode(1, &Message::from("x")).to_vec();
+        bad_text.push(0xff);
+        assert_eq!(Envelope::decode(Bytes::from(bad_text)), None);
+    }
+
+    #[test]
+    fn channels_name_their_scope() {
+        for scope in [Scope::All, Scope::Path("/chat"), Scope::Topic("a:b")] {
+            let channel = scope.channel("ws:");
+            assert_eq!(Scope::of_channel(&channel, "ws:"), Some(scope));
+        }
+        assert_eq!(Scope::of_channel("other:all", "ws:"), None);
+    }
+}
