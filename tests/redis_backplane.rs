@@ -1,0 +1,243 @@
+//! Several servers as one through a real Redis (`redis-server`, which `scripts/test.sh`
+//! installs): publishes and broadcasts on one server reach the clients of the other,
+//! exactly once and in order; a node's last subscriber leaving unsubscribes it in Redis;
+//! delivery resumes after Redis restarts.
+
+mod support;
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    process::Stdio,
+    time::{Duration, Instant},
+};
+
+use futures_util::SinkExt;
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::Message;
+use ws_server::{Connection, Handler, Server, ServerHandle, Text, ws_resource};
+
+use support::{Client, STEP, connect, eventually, next, round_trip, start_with_handle};
+
+/// `sub:T` subscribes (and answers), `pub:T:X` publishes X to T, `all:X` broadcasts X to
+/// the resource.
+#[ws_resource("/room")]
+#[derive(Default)]
+struct Room;
+
+impl Handler for Room {
+    async fn on_text(&mut self, conn: &Connection, text: Text) {
+        if let Some(topic) = text.strip_prefix("sub:") {
+            conn.subscribe(topic);
+            let _ = conn.send_text(format!("subscribed:{topic}")).await;
+        } else if let Some(topic) = text.strip_prefix("unsub:") {
+            conn.unsubscribe(topic);
+            let _ = conn.send_text(format!("unsubscribed:{topic}")).await;
+        } else if let Some(rest) = text.strip_prefix("pub:") {
+            let (topic, message) = rest.split_once(':').expect("pub:T:X");
+            let _ = conn.publish(topic, message.to_owned()).await;
+        } else if let Some(message) = text.strip_prefix("all:") {
+            let _ = conn.broadcast(message.to_owned()).await;
+        }
+    }
+}
+
+/// A `redis-server` on a loopback port, stopped when dropped.
+struct Redis {
+    process: Child,
+    port: u16,
+}
+
+impl Redis {
+    async fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port();
+        Redis::start_on(port).await
+    }
+
+    async fn start_on(port: u16) -> Redis {
+        let process = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server (scripts/test.sh installs it)");
+        let redis = Redis { process, port };
+        let ready = async {
+            while redis.query::<String>(&mut redis::cmd("PING")).await.is_err() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        };
+        tokio::time::timeout(STEP, ready).await.expect("redis-server started");
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: &mut redis::Cmd) -> redis::RedisResult<T> {
+        let client = redis::Client::open(self.url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        cmd.query_async(&mut conn).await
+    }
+
+    /// How many connections subscribe to `channel`.
+    async fn subscribers(&self, channel: &str) -> i64 {
+        let counts: Vec<(String, i64)> = self
+            .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channel))
+            .await
+            .expect("PUBSUB NUMSUB");
+        counts[0].1
+    }
+
+    async fn wait_for_subscribers(&self, channel: &str, count: i64) {
+        let deadline = Instant::now() + STEP;
+        loop {
+            let now = self.subscribers(channel).await;
+            if now == count {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{channel}: {now} subscribers, not {count}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(mut self) {
+        let _ = self.process.kill().await;
+    }
+}
+
+async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
+    let (addr, server) = start_with_handle(
+        Server::builder()
+            .route::<Room>()
+            .redis_backplane(redis.url()),
+    )
+    .await;
+    let connected = || server.backplane_stats().is_some_and(|stats| stats.connected);
+    eventually("backplane connected", connected).await;
+    (addr, server)
+}
+
+async fn text(client: &mut Client) -> String {
+    match next(client).await {
+        Message::Text(text) => text.to_string(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+const NEWS: &str = "ws-server:topic:news";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_on_one_server_reaches_the_other_exactly_once_in_order() {
+    let redis = Redis::start().await;
+    let (addr_a, server_a) = node(&redis).await;
+    let (addr_b, server_b) = node(&redis).await;
+    let mut a = connect(addr_a, "/room").await;
+    let mut b = connect(addr_b, "/room").await;
+    assert_eq!(round_trip(&mut a, "sub:news").await, "subscribed:news");
+    assert_eq!(round_trip(&mut b, "sub:news").await, "subscribed:news");
+    redis.wait_for_subscribers(NEWS, 2).await;
+
+    const COUNT: usize = 5000;
+    let started = Instant::now();
+    for i in 0..COUNT {
+        let delivery = server_a.publish("news", format!("n{i}")).await;
+        assert_eq!(delivery.queued(), 1, "local delivery on A");
+    }
+    for i in 0..COUNT {
+        assert_eq!(text(&mut b).await, format!("n{i}"), "B's subscriber, in order");
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "cross-node: {COUNT} messages A -> Redis -> B in {elapsed:?} ({:.0} msg/s)",
+        COUNT as f64 / elapsed.as_secs_f64()
+    );
+    for i in 0..COUNT {
+        assert_eq!(text(&mut a).await, format!("n{i}"), "A's own subscriber, once");
+    }
+    // Nothing twice: the next message after a marker is the marker.
+    let _ = server_a.publish("news", "end").await;
+    assert_eq!(text(&mut a).await, "end");
+    assert_eq!(text(&mut b).await, "end");
+
+    // Binary payloads cross exactly, and from a connection's own publish too.
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let _ = server_a.publish("news", bytes.clone()).await;
+    assert_eq!(next(&mut b).await, Message::binary(bytes.clone()));
+    assert_eq!(next(&mut a).await, Message::binary(bytes));
+    a.send(Message::text("pub:news:from a client")).await.expect("send");
+    assert_eq!(text(&mut b).await, "from a client");
+    assert_eq!(text(&mut a).await, "from a client");
+
+    // Broadcasts to a resource cross too.
+    b.send(Message::text("all:hello everyone")).await.expect("send");
+    assert_eq!(text(&mut a).await, "hello everyone");
+    assert_eq!(text(&mut b).await, "hello everyone");
+    let _ = server_b.broadcast("to all").await;
+    assert_eq!(text(&mut a).await, "to all");
+    assert_eq!(text(&mut b).await, "to all");
+    let stats = server_a.backplane_stats().expect("stats");
+    assert!(stats.published >= COUNT as u64 && stats.dropped == 0, "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_local_subscriber_leaving_unsubscribes_the_node() {
+    let redis = Redis::start().await;
+    let (addr_a, _server_a) = node(&redis).await;
+    let (addr_b, _server_b) = node(&redis).await;
+    let mut a = connect(addr_a, "/room").await;
+    let mut b1 = connect(addr_b, "/room").await;
+    let mut b2 = connect(addr_b, "/room").await;
+    for client in [&mut a, &mut b1, &mut b2] {
+        assert_eq!(round_trip(client, "sub:news").await, "subscribed:news");
+    }
+    // One subscription per node, however many local subscribers.
+    redis.wait_for_subscribers(NEWS, 2).await;
+    assert_eq!(round_trip(&mut b1, "unsub:news").await, "unsubscribed:news");
+    assert_eq!(redis.subscribers(NEWS).await, 2, "b2 still subscribes on B");
+    b2.close(None).await.expect("close");
+    redis.wait_for_subscribers(NEWS, 1).await;
+    assert_eq!(round_trip(&mut a, "unsub:news").await, "unsubscribed:news");
+    redis.wait_for_subscribers(NEWS, 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_resumes_after_redis_restarts() {
+    let redis = Redis::start().await;
+    let port = redis.port;
+    let (addr_a, server_a) = node(&redis).await;
+    let (addr_b, server_b) = node(&redis).await;
+    let mut a = connect(addr_a, "/room").await;
+    let mut b = connect(addr_b, "/room").await;
+    assert_eq!(round_trip(&mut a, "sub:news").await, "subscribed:news");
+    assert_eq!(round_trip(&mut b, "sub:news").await, "subscribed:news");
+    redis.wait_for_subscribers(NEWS, 2).await;
+
+    redis.stop().await;
+    eventually("B noticed", || {
+        server_b.backplane_stats().is_some_and(|stats| !stats.connected)
+    })
+    .await;
+    // Local delivery goes on; the publish to B is reported, not waited for.
+    let delivery = tokio::time::timeout(STEP, server_a.publish("news", "while down"))
+        .await
+        .expect("publishing does not hang while Redis is down");
+    assert_eq!(delivery.queued(), 1);
+    assert_eq!(text(&mut a).await, "while down");
+    eventually("the lost publish is counted", || {
+        server_a.backplane_stats().is_some_and(|stats| stats.dropped >= 1)
+    })
+    .await;
+
+    let redis = Redis::start_on(port).await;
+    // Both nodes reconnect and resubscribe by themselves.
+    redis.wait_for_subscribers(NEWS, 2).await;
+    let _ = server_a.publish("news", "after the restart").await;
+    assert_eq!(text(&mut b).await, "after the restart", "B missed or got stale messages");
+    assert_eq!(text(&mut a).await, "after the restart");
+}
