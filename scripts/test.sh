@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite, with everything it needs: installs Debian's chromium and chromium-driver
-# (for the browser chat test) when missing, and Python `websockets` (the compression
+# (for the browser chat test) and redis-server (the backplane tests start their own
+# instances) when missing, and Python `websockets` (the compression
 # interop client) into a virtual environment; then runs every test of the workspace.
 # Extra arguments go to `cargo test`.
 set -euo pipefail
@@ -9,6 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -67,11 +67,17 @@ impl Redis {
             .expect("redis-server (scripts/test.sh installs it)");
         let redis = Redis { process, port };
         let ready = async {
-            while redis.query::<String>(&mut redis::cmd("PING")).await.is_err() {
+            while redis
+                .query::<String>(&mut redis::cmd("PING"))
+                .await
+                .is_err()
+            {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         };
-        tokio::time::timeout(STEP, ready).await.expect("redis-server started");
+        tokio::time::timeout(STEP, ready)
+            .await
+            .expect("redis-server started");
         redis
     }
 
@@ -101,7 +107,10 @@ impl Redis {
             if now == count {
                 return;
             }
-            assert!(Instant::now() < deadline, "{channel}: {now} subscribers, not {count}");
+            assert!(
+                Instant::now() < deadline,
+                "{channel}: {now} subscribers, not {count}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -118,7 +127,11 @@ async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
             .redis_backplane(redis.url()),
     )
     .await;
-    let connected = || server.backplane_stats().is_some_and(|stats| stats.connected);
+    let connected = || {
+        server
+            .backplane_stats()
+            .is_some_and(|stats| stats.connected)
+    };
     eventually("backplane connected", connected).await;
     (addr, server)
 }
@@ -150,7 +163,11 @@ async fn a_publish_on_one_server_reaches_the_other_exactly_once_in_order() {
         assert_eq!(delivery.queued(), 1, "local delivery on A");
     }
     for i in 0..COUNT {
-        assert_eq!(text(&mut b).await, format!("n{i}"), "B's subscriber, in order");
+        assert_eq!(
+            text(&mut b).await,
+            format!("n{i}"),
+            "B's subscriber, in order"
+        );
     }
     let elapsed = started.elapsed();
     println!(
@@ -158,7 +175,11 @@ async fn a_publish_on_one_server_reaches_the_other_exactly_once_in_order() {
         COUNT as f64 / elapsed.as_secs_f64()
     );
     for i in 0..COUNT {
-        assert_eq!(text(&mut a).await, format!("n{i}"), "A's own subscriber, once");
+        assert_eq!(
+            text(&mut a).await,
+            format!("n{i}"),
+            "A's own subscriber, once"
+        );
     }
     // Nothing twice: the next message after a marker is the marker.
     let _ = server_a.publish("news", "end").await;
@@ -170,19 +191,26 @@ async fn a_publish_on_one_server_reaches_the_other_exactly_once_in_order() {
     let _ = server_a.publish("news", bytes.clone()).await;
     assert_eq!(next(&mut b).await, Message::binary(bytes.clone()));
     assert_eq!(next(&mut a).await, Message::binary(bytes));
-    a.send(Message::text("pub:news:from a client")).await.expect("send");
+    a.send(Message::text("pub:news:from a client"))
+        .await
+        .expect("send");
     assert_eq!(text(&mut b).await, "from a client");
     assert_eq!(text(&mut a).await, "from a client");
 
     // Broadcasts to a resource cross too.
-    b.send(Message::text("all:hello everyone")).await.expect("send");
+    b.send(Message::text("all:hello everyone"))
+        .await
+        .expect("send");
     assert_eq!(text(&mut a).await, "hello everyone");
     assert_eq!(text(&mut b).await, "hello everyone");
     let _ = server_b.broadcast("to all").await;
     assert_eq!(text(&mut a).await, "to all");
     assert_eq!(text(&mut b).await, "to all");
     let stats = server_a.backplane_stats().expect("stats");
-    assert!(stats.published >= COUNT as u64 && stats.dropped == 0, "{stats:?}");
+    assert!(
+        stats.published >= COUNT as u64 && stats.dropped == 0,
+        "{stats:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -220,7 +248,9 @@ async fn delivery_resumes_after_redis_restarts() {
 
     redis.stop().await;
     eventually("B noticed", || {
-        server_b.backplane_stats().is_some_and(|stats| !stats.connected)
+        server_b
+            .backplane_stats()
+            .is_some_and(|stats| !stats.connected)
     })
     .await;
     // Local delivery goes on; the publish to B is reported, not waited for.
@@ -230,7 +260,9 @@ async fn delivery_resumes_after_redis_restarts() {
     assert_eq!(delivery.queued(), 1);
     assert_eq!(text(&mut a).await, "while down");
     eventually("the lost publish is counted", || {
-        server_a.backplane_stats().is_some_and(|stats| stats.dropped >= 1)
+        server_a
+            .backplane_stats()
+            .is_some_and(|stats| stats.dropped >= 1)
     })
     .await;
 
@@ -238,6 +270,10 @@ async fn delivery_resumes_after_redis_restarts() {
     // Both nodes reconnect and resubscribe by themselves.
     redis.wait_for_subscribers(NEWS, 2).await;
     let _ = server_a.publish("news", "after the restart").await;
-    assert_eq!(text(&mut b).await, "after the restart", "B missed or got stale messages");
+    assert_eq!(
+        text(&mut b).await,
+        "after the restart",
+        "B missed or got stale messages"
+    );
     assert_eq!(text(&mut a).await, "after the restart");
 }

@@ -2,17 +2,25 @@
 
 /// The address from `--addr HOST:PORT`, else `127.0.0.1:9001`.
 pub(crate) fn addr() -> String {
+    option("--addr").unwrap_or_else(|| "127.0.0.1:9001".to_owned())
+}
+
+/// The value of `--name VALUE` or `--name=VALUE` on the command line.
+#[allow(dead_code)] // Not every example takes every option.
+pub(crate) fn option(name: &str) -> Option<String> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--addr" {
-            if let Some(addr) = args.next() {
-                return addr;
-            }
-        } else if let Some(addr) = arg.strip_prefix("--addr=") {
-            return addr.to_owned();
+        if arg == name {
+            return args.next();
+        }
+        if let Some(value) = arg
+            .strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+        {
+            return Some(value.to_owned());
         }
     }
-    "127.0.0.1:9001".to_owned()
+    None
 }
 
 /// Logs to stderr; `RUST_LOG` overrides the default level (info).

@@ -87,13 +87,17 @@ impl ServerHandle {
 
     /// Sends `message` to every live connection of the resource at `path`.
     pub async fn broadcast_at(&self, path: &str, message: impl Into<Message>) -> Delivery {
-        self.hub.fan_out(Scope::Path(path), message.into(), None).await
+        self.hub
+            .fan_out(Scope::Path(path), message.into(), None)
+            .await
     }
 
     /// Sends `message` to every subscriber of `topic`
     /// (see [`Connection::subscribe`]).
     pub async fn publish(&self, topic: &str, message: impl Into<Message>) -> Delivery {
-        self.hub.fan_out(Scope::Topic(topic), message.into(), None).await
+        self.hub
+            .fan_out(Scope::Topic(topic), message.into(), None)
+            .await
     }
 
     /// How many connections subscribe to `topic`.

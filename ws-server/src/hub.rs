@@ -130,10 +130,10 @@ impl Hub {
 
     /// Removes a subscriber; tells the backplane when the topic's last one left.
     pub(crate) fn leave_topic(&self, topic: &str, id: ConnId) {
-        if self.topics.unsubscribe(topic, id) {
-            if let Some(backplane) = self.backplane.get() {
-                backplane.unsubscribe(topic);
-            }
+        if self.topics.unsubscribe(topic, id)
+            && let Some(backplane) = self.backplane.get()
+        {
+            backplane.unsubscribe(topic);
         }
     }
 

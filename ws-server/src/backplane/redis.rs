@@ -60,8 +60,8 @@ impl RedisBackplane {
     /// `InvalidInput` for a URL Redis does not accept. Redis being down is not an error:
     /// the backplane connects when it can.
     pub(crate) fn start(url: &str, hub: &Arc<Hub>, paths: &[&str]) -> io::Result<RedisBackplane> {
-        let client =
-            Client::open(url).map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+        let client = Client::open(url)
+            .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let counters = Arc::new(Counters::default());
         let (publish, queue) = mpsc::channel(QUEUE);
         let (control, commands) = mpsc::unbounded_channel();
@@ -88,7 +88,11 @@ impl RedisBackplane {
 impl Backplane for RedisBackplane {
     fn publish(&self, scope: Scope<'_>, message: &Message) {
         let payload = Envelope::encode(self.origin, message);
-        if self.publish.try_send((scope.channel(PREFIX), payload)).is_err() {
+        if self
+            .publish
+            .try_send((scope.channel(PREFIX), payload))
+            .is_err()
+        {
             Counters::add(&self.counters.dropped, 1);
             debug!("backplane queue full or closed: message dropped");
         }
@@ -112,7 +116,11 @@ impl Backplane for RedisBackplane {
 }
 
 /// Publishes what is queued, in order, pipelining what has piled up.
-async fn publisher(client: Client, mut queue: mpsc::Receiver<(String, Bytes)>, counters: Arc<Counters>) {
+async fn publisher(
+    client: Client,
+    mut queue: mpsc::Receiver<(String, Bytes)>,
+    counters: Arc<Counters>,
+) {
     let mut connection: Option<MultiplexedConnection> = None;
     let mut batch = Vec::with_capacity(BATCH);
     while queue.recv_many(&mut batch, BATCH).await > 0 {
@@ -122,7 +130,10 @@ async fn publisher(client: Client, mut queue: mpsc::Receiver<(String, Bytes)>, c
         let count = batch.len() as u64;
         let Some(conn) = connection.as_mut() else {
             Counters::add(&counters.dropped, count);
-            warn!(dropped = count, "Redis unreachable: publishes to other servers dropped");
+            warn!(
+                dropped = count,
+                "Redis unreachable: publishes to other servers dropped"
+            );
             batch.clear();
             continue;
         };
@@ -142,7 +153,12 @@ async fn publisher(client: Client, mut queue: mpsc::Receiver<(String, Bytes)>, c
 }
 
 async fn connect(client: &Client) -> Option<MultiplexedConnection> {
-    match tokio::time::timeout(Duration::from_secs(1), client.get_multiplexed_async_connection()).await {
+    match tokio::time::timeout(
+        Duration::from_secs(1),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    {
         Ok(Ok(connection)) => Some(connection),
         Ok(Err(error)) => {
             debug!(%error, "connecting to Redis failed");
@@ -192,9 +208,7 @@ async fn subscriber(
         if sink.subscribe(&channels).await.is_err() {
             continue;
         }
-        counters
-            .connected
-            .store(true, Ordering::Relaxed);
+        counters.connected.store(true, Ordering::Relaxed);
         backoff = Duration::from_millis(50);
         info!(channels = channels.len(), "Redis backplane connected");
         loop {
@@ -228,9 +242,7 @@ async fn subscriber(
                 }
             }
         }
-        counters
-            .connected
-            .store(false, Ordering::Relaxed);
+        counters.connected.store(false, Ordering::Relaxed);
         warn!("Redis backplane disconnected; reconnecting");
     }
 }
