@@ -5,6 +5,9 @@
 
 mod support;
 
+#[path = "../examples/chat/room.rs"]
+mod room;
+
 use std::{
     net::{SocketAddr, TcpListener},
     process::Stdio,
@@ -276,4 +279,34 @@ async fn delivery_resumes_after_redis_restarts() {
         "B missed or got stale messages"
     );
     assert_eq!(text(&mut a).await, "after the restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_chat_servers_on_one_redis_are_one_room() {
+    let redis = Redis::start().await;
+    let chat = || {
+        Server::builder()
+            .route::<room::Chat>()
+            .fallback(room::page)
+            .redis_backplane(redis.url())
+    };
+    let (addr_a, server_a) = start_with_handle(chat()).await;
+    let (addr_b, server_b) = start_with_handle(chat()).await;
+    for server in [&server_a, &server_b] {
+        eventually("backplane connected", || {
+            server.backplane_stats().is_some_and(|stats| stats.connected)
+        })
+        .await;
+    }
+    redis.wait_for_subscribers("ws-server:path:/chat", 2).await;
+    let mut alice = connect(addr_a, "/chat?name=alice").await;
+    assert!(text(&mut alice).await.starts_with("Welcome, alice"));
+    let mut bob = connect(addr_b, "/chat?name=bob").await;
+    assert!(text(&mut bob).await.starts_with("Welcome, bob"));
+    assert_eq!(text(&mut alice).await, "bob has joined");
+    alice.send(Message::text("hello from A")).await.expect("send");
+    assert_eq!(text(&mut bob).await, "alice: hello from A");
+    assert_eq!(text(&mut alice).await, "alice: hello from A");
+    bob.close(None).await.expect("close");
+    assert_eq!(text(&mut alice).await, "bob has left");
 }
