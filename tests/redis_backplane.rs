@@ -294,7 +294,9 @@ async fn two_chat_servers_on_one_redis_are_one_room() {
     let (addr_b, server_b) = start_with_handle(chat()).await;
     for server in [&server_a, &server_b] {
         eventually("backplane connected", || {
-            server.backplane_stats().is_some_and(|stats| stats.connected)
+            server
+                .backplane_stats()
+                .is_some_and(|stats| stats.connected)
         })
         .await;
     }
@@ -304,7 +306,10 @@ async fn two_chat_servers_on_one_redis_are_one_room() {
     let mut bob = connect(addr_b, "/chat?name=bob").await;
     assert!(text(&mut bob).await.starts_with("Welcome, bob"));
     assert_eq!(text(&mut alice).await, "bob has joined");
-    alice.send(Message::text("hello from A")).await.expect("send");
+    alice
+        .send(Message::text("hello from A"))
+        .await
+        .expect("send");
     assert_eq!(text(&mut bob).await, "alice: hello from A");
     assert_eq!(text(&mut alice).await, "alice: hello from A");
     bob.close(None).await.expect("close");
