@@ -205,7 +205,10 @@ async fn subscriber(
                     .map(|topic| Scope::Topic(topic).channel(PREFIX)),
             );
         }
-        if sink.subscribe(&channels).await.is_err() {
+        if let Err(error) = sink.subscribe(&channels).await {
+            debug!(%error, "Redis backplane: subscribing failed; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
             continue;
         }
         counters.connected.store(true, Ordering::Relaxed);
