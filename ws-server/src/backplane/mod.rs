@@ -39,6 +39,7 @@ pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
 ///     tracing::info!(?stats, "backplane");
 /// }
 /// # }
+/// # let _ = demo;
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
