@@ -303,6 +303,13 @@ async fn two_chat_servers_on_one_redis_are_one_room() {
     redis.wait_for_subscribers("ws-server:path:/chat", 2).await;
     let mut alice = connect(addr_a, "/chat?name=alice").await;
     assert!(text(&mut alice).await.starts_with("Welcome, alice"));
+    // "alice has joined" is on its way to B; let it land before Bob arrives there.
+    eventually("B received Alice's join", || {
+        server_b
+            .backplane_stats()
+            .is_some_and(|stats| stats.received >= 1)
+    })
+    .await;
     let mut bob = connect(addr_b, "/chat?name=bob").await;
     assert!(text(&mut bob).await.starts_with("Welcome, bob"));
     assert_eq!(text(&mut alice).await, "bob has joined");

@@ -230,8 +230,8 @@ async fn subscriber(
                     if envelope.origin == origin {
                         continue;
                     }
-                    Counters::add(&counters.received, 1);
                     let _ = hub.deliver(scope, envelope.message, None).await;
+                    Counters::add(&counters.received, 1);
                 }
                 command = commands.recv() => {
                     let result = match command {
