@@ -148,16 +148,39 @@ async fn text(client: &mut Client) -> String {
 
 const NEWS: &str = "ws-server:topic:news";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_publish_on_one_server_reaches_the_other_exactly_once_in_order() {
-    let redis = Redis::start().await;
-    let (addr_a, server_a) = node(&redis).await;
-    let (addr_b, server_b) = node(&redis).await;
+/// Two servers on one Redis, each with a client subscribed to "news".
+struct Pair {
+    server_a: ServerHandle,
+    server_b: ServerHandle,
+    a: Client,
+    b: Client,
+}
+
+async fn subscribed_pair(redis: &Redis) -> Pair {
+    let (addr_a, server_a) = node(redis).await;
+    let (addr_b, server_b) = node(redis).await;
     let mut a = connect(addr_a, "/room").await;
     let mut b = connect(addr_b, "/room").await;
     assert_eq!(round_trip(&mut a, "sub:news").await, "subscribed:news");
     assert_eq!(round_trip(&mut b, "sub:news").await, "subscribed:news");
     redis.wait_for_subscribers(NEWS, 2).await;
+    Pair {
+        server_a,
+        server_b,
+        a,
+        b,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_on_one_server_reaches_the_other_exactly_once_in_order() {
+    let redis = Redis::start().await;
+    let Pair {
+        server_a,
+        server_b,
+        mut a,
+        mut b,
+    } = subscribed_pair(&redis).await;
 
     const COUNT: usize = 5000;
     let started = Instant::now();
@@ -241,13 +264,12 @@ async fn the_last_local_subscriber_leaving_unsubscribes_the_node() {
 async fn delivery_resumes_after_redis_restarts() {
     let redis = Redis::start().await;
     let port = redis.port;
-    let (addr_a, server_a) = node(&redis).await;
-    let (addr_b, server_b) = node(&redis).await;
-    let mut a = connect(addr_a, "/room").await;
-    let mut b = connect(addr_b, "/room").await;
-    assert_eq!(round_trip(&mut a, "sub:news").await, "subscribed:news");
-    assert_eq!(round_trip(&mut b, "sub:news").await, "subscribed:news");
-    redis.wait_for_subscribers(NEWS, 2).await;
+    let Pair {
+        server_a,
+        server_b,
+        mut a,
+        mut b,
+    } = subscribed_pair(&redis).await;
 
     redis.stop().await;
     eventually("B noticed", || {
