@@ -22,6 +22,9 @@ use crate::{
     state::StateMap,
 };
 
+/// The reason of the 1001 close a shutdown sends (and records for stopped connections).
+pub(crate) const SHUTDOWN_REASON: &str = "server shutting down";
+
 /// Where a server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -159,7 +162,7 @@ impl Hub {
     pub(crate) fn register(&self, conn: &Connection) {
         conn.members().insert(conn);
         if self.is_shutting_down() {
-            let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
+            let _ = conn.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON);
         }
     }
 
@@ -204,7 +207,7 @@ impl Hub {
             "shutting down: closing every connection with 1001"
         );
         for conn in &conns {
-            let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
+            let _ = conn.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON);
         }
         drop(conns);
         if timeout(deadline, self.tasks_finished()).await.is_ok() {

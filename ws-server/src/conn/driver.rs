@@ -27,7 +27,7 @@ use super::{
 };
 use crate::{
     Backpressure, CloseCode, Compression, Handler, Heartbeat, Limits, Message,
-    hub::TaskGuard,
+    hub::{SHUTDOWN_REASON, TaskGuard},
     proto::{CloseFrame, Decoder, DeflateParams, Event, OutFrame, ProtocolError},
 };
 
@@ -317,7 +317,7 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
             Step::Aborted => {
                 debug!(conn = %id, "stopped by the server");
                 if self.ending.is_none() {
-                    self.ending = Some((CloseCode::GOING_AWAY, "server shutting down".into()));
+                    self.ending = Some((CloseCode::GOING_AWAY, SHUTDOWN_REASON.to_owned()));
                 }
                 Err(Ended)
             }
