@@ -78,7 +78,35 @@ pub(crate) async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
         .expect("no frame in time")
 }
 
+/// Sends an upgrade request with extra `headers` (each ending in CRLF) from a socket
+/// bound to `local` (any loopback address), and returns the socket and the response
+/// head, whatever the status.
+pub(crate) async fn try_upgrade(
+    local: std::net::IpAddr,
+    addr: SocketAddr,
+    path: &str,
+    headers: &str,
+) -> (TcpStream, String) {
+    let socket = TcpSocket::new_v4().expect("socket");
+    socket.bind(SocketAddr::new(local, 0)).expect("bind");
+    let stream = socket.connect(addr).await.expect("connect");
+    send_upgrade(stream, addr, path, headers, b"").await
+}
+
 async fn upgrade_on(
+    stream: TcpStream,
+    addr: SocketAddr,
+    path: &str,
+    headers: &str,
+    extra: &[u8],
+) -> (TcpStream, String) {
+    let (stream, head) = send_upgrade(stream, addr, path, headers, extra).await;
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
+    (stream, head)
+}
+
+async fn send_upgrade(
     mut stream: TcpStream,
     addr: SocketAddr,
     path: &str,
@@ -93,8 +121,6 @@ async fn upgrade_on(
     request.extend_from_slice(extra);
     stream.write_all(&request).await.expect("write");
     let head = read_head(&mut stream).await;
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
-    assert!(head.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{head}");
     (stream, head)
 }
 

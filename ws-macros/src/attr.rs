@@ -19,6 +19,10 @@ const OPTIONS: &[(&str, Kind)] = &[
     ("compression", Kind::Compression),
     ("compress_threshold", Kind::Size),
     ("window_bits", Kind::WindowBits),
+    ("origins", Kind::Origins),
+    ("protocols", Kind::Protocols),
+    ("allow_no_protocol", Kind::Bool),
+    ("max_connections", Kind::Count),
 ];
 
 #[derive(Clone, Copy)]
@@ -29,6 +33,9 @@ enum Kind {
     WindowBits,
     Compression,
     Policy,
+    Origins,
+    Protocols,
+    Bool,
     /// `off`: whether `"off"` is accepted.
     Duration {
         off: bool,
@@ -51,13 +58,27 @@ pub(crate) enum Value {
     /// A positive integer.
     Count(usize),
     /// `"off"`, `"on"` or `"client-takeover"`.
-    Compression { enabled: bool, takeover: bool },
+    Compression {
+        enabled: bool,
+        takeover: bool,
+    },
     /// 9 to 15.
     WindowBits(u8),
     /// A `SlowConsumer` variant.
     Policy(Ident),
     /// Milliseconds, or `None` for `"off"`.
     Duration(Option<u64>),
+    /// An `Origins` variant: `Any`, `SameHost`, or `Only` with the list.
+    Origins(OriginsValue),
+    /// Subprotocol names.
+    Protocols(Vec<LitStr>),
+    Bool(bool),
+}
+
+pub(crate) enum OriginsValue {
+    Any,
+    SameHost,
+    Only(Vec<LitStr>),
 }
 
 impl Parse for ResourceArgs {
@@ -124,6 +145,9 @@ fn parse_setting(input: ParseStream<'_>) -> syn::Result<Setting> {
         Kind::Compression => compression(&key, value)?,
         Kind::Policy => Value::Policy(policy(&key, value)?),
         Kind::Duration { off } => Value::Duration(duration(&key, value, off)?),
+        Kind::Origins => Value::Origins(origins(&key, value)?),
+        Kind::Protocols => Value::Protocols(protocols(&key, value)?),
+        Kind::Bool => Value::Bool(boolean(&key, value)?),
     };
     Ok(Setting { key, value })
 }
@@ -143,6 +167,9 @@ fn example(kind: Kind) -> &'static str {
         Kind::Compression => "\"on\"",
         Kind::Policy => "\"drop\"",
         Kind::Duration { .. } => "\"30s\"",
+        Kind::Origins => "[\"https://example.com\"]",
+        Kind::Protocols => "[\"chat.v1\"]",
+        Kind::Bool => "true",
     }
 }
 
@@ -163,6 +190,127 @@ fn compression(key: &Ident, value: &Expr) -> syn::Result<Value> {
         _ => return Err(syn::Error::new(text.span(), message())),
     };
     Ok(Value::Compression { enabled, takeover })
+}
+
+/// `"any"`, `"same-host"`, or a non-empty array of origins like `"https://example.com"`.
+fn origins(key: &Ident, value: &Expr) -> syn::Result<OriginsValue> {
+    let message =
+        format!("`{key}` must be \"any\", \"same-host\" or a list like [\"https://example.com\"]");
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = value
+    {
+        return match text.value().as_str() {
+            "any" => Ok(OriginsValue::Any),
+            "same-host" => Ok(OriginsValue::SameHost),
+            _ => Err(syn::Error::new(text.span(), message)),
+        };
+    }
+    let list = string_list(key, value, &message)?;
+    for origin in &list {
+        check_origin(origin)?;
+    }
+    Ok(OriginsValue::Only(list))
+}
+
+/// `scheme://host[:port]`, nothing more, host possibly starting with `*.`.
+fn check_origin(origin: &LitStr) -> syn::Result<()> {
+    let text = origin.value();
+    let problem = match text.split_once("://") {
+        None => Some("an origin is `scheme://host[:port]`, like \"https://example.com\""),
+        Some((scheme, _))
+            if scheme.is_empty()
+                || !scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) =>
+        {
+            Some("an origin starts with a scheme, like \"https://\"")
+        }
+        Some((_, authority)) if authority.is_empty() => Some("the origin has no host"),
+        Some((_, authority)) if authority.contains(['/', '?', '#']) => {
+            Some("an origin has no path, query or trailing slash: `scheme://host[:port]`")
+        }
+        Some((_, authority)) if authority.contains(['@', ' ']) || authority[1..].contains('*') => {
+            Some("invalid host in origin (a wildcard is allowed only as a leading `*.`)")
+        }
+        Some((_, authority)) if authority.starts_with('*') && !authority.starts_with("*.") => {
+            Some("a wildcard is written `*.example.com`")
+        }
+        Some(_) => None,
+    };
+    match problem {
+        Some(problem) => Err(syn::Error::new(origin.span(), problem)),
+        None => Ok(()),
+    }
+}
+
+/// A non-empty array of distinct subprotocol names, each an HTTP token.
+fn protocols(key: &Ident, value: &Expr) -> syn::Result<Vec<LitStr>> {
+    let message = format!("`{key}` must be a list like [\"chat.v2\", \"chat.v1\"]");
+    let list = string_list(key, value, &message)?;
+    for (index, protocol) in list.iter().enumerate() {
+        let name = protocol.value();
+        // RFC 6455 section 4.1: tokens as RFC 2616 defines them.
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
+        if !token {
+            return Err(syn::Error::new(
+                protocol.span(),
+                "a subprotocol name is a token: visible ASCII without spaces or separators like `,` `;` `/`",
+            ));
+        }
+        if list[..index].iter().any(|seen| seen.value() == name) {
+            return Err(syn::Error::new(
+                protocol.span(),
+                format!("subprotocol \"{name}\" is listed twice"),
+            ));
+        }
+    }
+    Ok(list)
+}
+
+/// `[ "a", "b" ]`: a non-empty array of string literals.
+fn string_list(key: &Ident, value: &Expr, message: &str) -> syn::Result<Vec<LitStr>> {
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new_spanned(value, message));
+    };
+    if array.elems.is_empty() {
+        return Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` needs at least one entry"),
+        ));
+    }
+    array
+        .elems
+        .iter()
+        .map(|elem| match ungroup(elem) {
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(text),
+                ..
+            }) => Ok(text.clone()),
+            other => Err(syn::Error::new_spanned(
+                other,
+                format!("`{key}` entries must be string literals"),
+            )),
+        })
+        .collect()
+}
+
+/// `true` or `false`.
+fn boolean(key: &Ident, value: &Expr) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(flag),
+            ..
+        }) => Ok(flag.value),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{key}` must be `true` or `false`"),
+        )),
+    }
 }
 
 /// A window size the server can compress with: 9 to 15 bits.

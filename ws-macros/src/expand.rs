@@ -5,7 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::ItemStruct;
 
 use crate::{
-    attr::{ResourceArgs, Setting, Value},
+    attr::{OriginsValue, ResourceArgs, Setting, Value},
     paths,
 };
 
@@ -67,6 +67,16 @@ fn setter(setting: &Setting) -> TokenStream {
         Value::WindowBits(bits) => quote!(#bits),
         Value::Compression { enabled, takeover } => {
             return quote!(.compression(#enabled).client_context_takeover(#takeover));
+        }
+        Value::Bool(flag) => quote!(#flag),
+        Value::Protocols(list) => quote!(&[#(#list),*]),
+        Value::Origins(origins) => {
+            let origins_type = paths::origins();
+            match origins {
+                OriginsValue::Any => quote!(#origins_type::Any),
+                OriginsValue::SameHost => quote!(#origins_type::SameHost),
+                OriginsValue::Only(list) => quote!(#origins_type::Only(&[#(#list),*])),
+            }
         }
         Value::Policy(variant) => {
             let policy = paths::slow_consumer();

@@ -18,3 +18,7 @@ pub(crate) fn private() -> TokenStream {
 pub(crate) fn slow_consumer() -> TokenStream {
     quote!(::ws_server::SlowConsumer)
 }
+
+pub(crate) fn origins() -> TokenStream {
+    quote!(::ws_server::Origins)
+}

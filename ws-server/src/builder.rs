@@ -6,12 +6,14 @@ use bytes::Bytes;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
 use crate::{
-    Backpressure, Compression, Handler, Heartbeat, Limits, Server, ServerHandle,
+    Backpressure, Compression, Handler, Heartbeat, Limits, Origins, Server, ServerHandle,
+    Subprotocols,
     conn::Settings,
     hub::{Bound, Hub},
     routing::{self, Route, Router},
-    server::ServerShared,
+    server::{HttpLimits, ServerShared},
     state::StateMap,
+    upgrade::{Admissions, HandshakePolicy},
 };
 
 /// Configures a [`Server`]: which resources it serves and the server-wide settings, which
@@ -40,6 +42,10 @@ pub struct Builder {
     fallback: Option<Fallback>,
     state: StateMap,
     shutdown_timeout: Duration,
+    policy: HandshakePolicy,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    http: HttpLimits,
     hub: Arc<Hub>,
     #[cfg(feature = "redis")]
     redis: Option<String>,
@@ -59,6 +65,10 @@ impl Builder {
             fallback: None,
             state: StateMap::default(),
             shutdown_timeout: Duration::from_secs(10),
+            policy: HandshakePolicy::default(),
+            max_connections: None,
+            max_connections_per_ip: None,
+            http: HttpLimits::DEFAULT,
             hub: Arc::new(Hub::new()),
             #[cfg(feature = "redis")]
             redis: None,
@@ -114,6 +124,48 @@ impl Builder {
     /// before stopping them. Default 10 seconds.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Which browser origins may connect, wherever a resource does not say (default:
+    /// [`Origins::SameHost`]; requests without `Origin` are always allowed).
+    pub fn origins(mut self, origins: Origins) -> Builder {
+        self.policy.origins = origins;
+        self
+    }
+
+    /// The subprotocols of resources that do not name their own.
+    pub fn subprotocols(mut self, protocols: Subprotocols) -> Builder {
+        self.policy.protocols = protocols;
+        self
+    }
+
+    /// Caps the open WebSocket connections of the whole server; upgrades beyond it get
+    /// 503 Service Unavailable. Default: no cap (the file descriptor limit is the cap).
+    pub fn max_connections(mut self, connections: usize) -> Builder {
+        self.max_connections = Some(connections);
+        self
+    }
+
+    /// Caps the open WebSocket connections from one IP address; upgrades beyond it get
+    /// 429 Too Many Requests. Default: no cap. Behind a proxy every client has the
+    /// proxy's address, so leave this off there.
+    pub fn max_connections_per_ip(mut self, connections: usize) -> Builder {
+        self.max_connections_per_ip = Some(connections);
+        self
+    }
+
+    /// How long a client has from connecting to completing the upgrade (or one plain HTTP
+    /// exchange); slower clients are disconnected. Default 10 seconds.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Builder {
+        self.http.handshake_timeout = timeout;
+        self
+    }
+
+    /// The largest request head (request line and headers) accepted; larger ones get 431
+    /// Request Header Fields Too Large. Default 16 KiB; at least 8 KiB is used.
+    pub fn max_request_head(mut self, bytes: usize) -> Builder {
+        self.http.max_request_head = bytes;
         self
     }
 
@@ -182,7 +234,7 @@ impl Builder {
     /// `InvalidInput` naming both types if two resources share a path; otherwise what
     /// binding returns.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let router = Router::new(self.routes, self.settings)?;
+        let router = Router::new(self.routes, self.settings, self.policy)?;
         let listener = TcpListener::bind(addr).await?;
         self.hub.registry.set_routes(router.members());
         #[cfg(feature = "redis")]
@@ -199,6 +251,11 @@ impl Builder {
             router,
             server: ServerHandle::new(self.hub),
             fallback: self.fallback,
+            admissions: Arc::new(Admissions::new(
+                self.max_connections,
+                self.max_connections_per_ip,
+            )),
+            http: self.http,
         };
         Ok(Server::new(listener, Arc::new(shared)))
     }

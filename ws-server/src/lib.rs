@@ -81,7 +81,10 @@ mod upgrade;
 pub use backplane::BackplaneStats;
 pub use builder::Builder;
 pub use bytes::Bytes;
-pub use config::{Backpressure, Compression, Heartbeat, Limits, ResourceConfig, SlowConsumer};
+pub use config::{
+    Backpressure, Compression, Heartbeat, Limits, NoCommonProtocol, Origins, ResourceConfig,
+    SlowConsumer, Subprotocols,
+};
 pub use conn::{ConnId, Connection};
 pub use error::SendError;
 pub use handle::ServerHandle;

@@ -21,6 +21,7 @@ pub struct Request {
     headers: HeaderMap,
     peer_addr: SocketAddr,
     server: ServerHandle,
+    protocol: Option<&'static str>,
 }
 
 impl Request {
@@ -34,7 +35,19 @@ impl Request {
             headers: parts.headers,
             peer_addr,
             server,
+            protocol: None,
         }
+    }
+
+    pub(crate) fn with_protocol(mut self, protocol: Option<&'static str>) -> Request {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The subprotocol agreed with the client (`Sec-WebSocket-Protocol`), if any: one of
+    /// the resource's `protocols`.
+    pub fn protocol(&self) -> Option<&'static str> {
+        self.protocol
     }
 
     /// The server the request came to.

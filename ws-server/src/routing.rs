@@ -9,7 +9,7 @@ use crate::{
     Handler, ResourceConfig,
     conn::Settings,
     registry::Members,
-    upgrade::{ResponseFuture, UpgradeContext, upgrade_to},
+    upgrade::{HandshakePolicy, ResourceCount, ResponseFuture, UpgradeContext, upgrade_to},
 };
 
 /// A resource as registered: its path, settings and the upgrade entry point monomorphised
@@ -73,8 +73,11 @@ pub(crate) fn registered() -> impl Iterator<Item = Route> {
 pub(crate) struct Entry {
     pub(crate) route: Route,
     pub(crate) settings: Settings,
+    pub(crate) policy: HandshakePolicy,
     /// The live connections at this path.
     pub(crate) members: Arc<Members>,
+    /// Connections admitted here and not yet ended.
+    pub(crate) count: Arc<ResourceCount>,
 }
 
 /// Exact-path lookup of routes.
@@ -84,13 +87,14 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// Builds the table; `defaults` supplies what a resource leaves unset.
+    /// Builds the table; `defaults` and `policy` supply what a resource leaves unset.
     ///
     /// # Errors
     /// `InvalidInput` naming both handler types when two resources claim one path.
     pub(crate) fn new(
         routes: impl IntoIterator<Item = Route>,
         defaults: Settings,
+        policy: HandshakePolicy,
     ) -> io::Result<Router> {
         let mut by_path: HashMap<&'static str, Entry> = HashMap::new();
         for route in routes {
@@ -115,13 +119,20 @@ impl Router {
                 compression: route.config.compression_settings(defaults.compression),
                 ..defaults
             };
+            let policy = HandshakePolicy {
+                origins: route.config.origin_policy(policy.origins),
+                protocols: route.config.subprotocols(policy.protocols),
+                max_connections: route.config.connection_limit(),
+            };
             let members = Arc::new(Members::new(route.path()));
             by_path.insert(
                 route.path(),
                 Entry {
                     route,
                     settings,
+                    policy,
                     members,
+                    count: Arc::default(),
                 },
             );
         }

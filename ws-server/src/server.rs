@@ -14,11 +14,26 @@ use crate::{
     builder::{Builder, Fallback},
     rejection::{Body, plain_response},
     routing::Router,
-    upgrade::UpgradeContext,
+    upgrade::{Admissions, UpgradeContext},
 };
 
-/// How long a client may take to send its request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Limits on the HTTP exchange before the upgrade.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct HttpLimits {
+    /// From accepting the TCP connection to the end of the HTTP exchange.
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) max_request_head: usize,
+}
+
+impl HttpLimits {
+    pub(crate) const DEFAULT: HttpLimits = HttpLimits {
+        handshake_timeout: Duration::from_secs(10),
+        max_request_head: 16 * 1024,
+    };
+}
+
+/// hyper's smallest read buffer.
+const MIN_HEAD_BUFFER: usize = 8 * 1024;
 
 /// A bound WebSocket server, ready to [`run`](Server::run).
 ///
@@ -54,6 +69,8 @@ pub(crate) struct ServerShared {
     pub(crate) router: Router,
     pub(crate) server: ServerHandle,
     pub(crate) fallback: Option<Fallback>,
+    pub(crate) admissions: Arc<Admissions>,
+    pub(crate) http: HttpLimits,
 }
 
 impl Server {
@@ -132,20 +149,25 @@ async fn serve_http(stream: TcpStream, peer: SocketAddr, shared: Arc<ServerShare
     // Small frames go out at once; the writer already batches what is queued together.
     let _ = stream.set_nodelay(true);
     let hub = shared.server.hub().clone();
+    let limits = shared.http;
     let service = service_fn(move |request| {
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(route_request(request, peer, shared).await) }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(limits.handshake_timeout)
+        .max_buf_size(limits.max_request_head.max(MIN_HEAD_BUFFER))
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::select! {
         result = connection => {
             if let Err(error) = result {
-                debug!(%peer, %error, "HTTP connection ended with an error");
+                info!(%peer, %error, "HTTP connection ended with an error");
             }
+        }
+        () = tokio::time::sleep(limits.handshake_timeout) => {
+            info!(%peer, timeout = ?limits.handshake_timeout, "handshake timed out: disconnected");
         }
         () = hub.stopping() => debug!(%peer, "HTTP connection dropped by the shutdown"),
     }
@@ -170,8 +192,11 @@ async fn route_request(
     let cx = UpgradeContext {
         peer,
         settings: entry.settings,
+        policy: entry.policy,
         server: shared.server.clone(),
         members: entry.members.clone(),
+        admissions: shared.admissions.clone(),
+        count: entry.count.clone(),
     };
     entry.route.upgrade(request, cx).await
 }

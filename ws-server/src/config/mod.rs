@@ -3,12 +3,14 @@
 
 mod backpressure;
 mod compression;
+mod handshake;
 mod heartbeat;
 mod limits;
 mod resource;
 
 pub use backpressure::{Backpressure, SlowConsumer};
 pub use compression::Compression;
+pub use handshake::{NoCommonProtocol, Origins, Subprotocols};
 pub use heartbeat::Heartbeat;
 pub use limits::Limits;
 pub use resource::ResourceConfig;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Backpressure, Compression, Heartbeat, Limits, SlowConsumer};
+use super::{Backpressure, Compression, Heartbeat, Limits, Origins, SlowConsumer, Subprotocols};
 
 /// A resource's own settings, as `#[ws_resource]` writes them: every value left out falls
 /// back to the server-wide one.
@@ -28,6 +28,10 @@ pub struct ResourceConfig {
     client_context_takeover: Option<bool>,
     compress_threshold: Option<usize>,
     window_bits: Option<u8>,
+    origins: Option<Origins>,
+    protocols: Option<&'static [&'static str]>,
+    allow_no_protocol: Option<bool>,
+    max_connections: Option<usize>,
 }
 
 impl ResourceConfig {
@@ -46,7 +50,60 @@ impl ResourceConfig {
             client_context_takeover: None,
             compress_threshold: None,
             window_bits: None,
+            origins: None,
+            protocols: None,
+            allow_no_protocol: None,
+            max_connections: None,
         }
+    }
+
+    /// Sets which browser origins may connect to this resource.
+    pub const fn origins(mut self, origins: Origins) -> ResourceConfig {
+        self.origins = Some(origins);
+        self
+    }
+
+    /// Sets the subprotocols this resource speaks, most preferred first.
+    pub const fn protocols(mut self, protocols: &'static [&'static str]) -> ResourceConfig {
+        self.protocols = Some(protocols);
+        self
+    }
+
+    /// Lets clients offering only unsupported subprotocols connect without one.
+    pub const fn allow_no_protocol(mut self, allowed: bool) -> ResourceConfig {
+        self.allow_no_protocol = Some(allowed);
+        self
+    }
+
+    /// Caps the open connections of this resource.
+    pub const fn max_connections(mut self, connections: usize) -> ResourceConfig {
+        self.max_connections = Some(connections);
+        self
+    }
+
+    /// The origin policy in force: this resource's, else `server_wide`.
+    pub const fn origin_policy(&self, server_wide: Origins) -> Origins {
+        match self.origins {
+            Some(origins) => origins,
+            None => server_wide,
+        }
+    }
+
+    /// The subprotocols in force: this resource's values, else `server_wide`'s.
+    pub const fn subprotocols(&self, server_wide: Subprotocols) -> Subprotocols {
+        let mut protocols = match self.protocols {
+            Some(list) => Subprotocols::new(list).allow_none(server_wide.allows_none()),
+            None => server_wide,
+        };
+        if let Some(allowed) = self.allow_no_protocol {
+            protocols = protocols.allow_none(allowed);
+        }
+        protocols
+    }
+
+    /// This resource's cap on open connections, if it sets one.
+    pub const fn connection_limit(&self) -> Option<usize> {
+        self.max_connections
     }
 
     /// Turns permessage-deflate on or off for this resource.

@@ -153,6 +153,11 @@ impl Connection {
         &self.inner.request
     }
 
+    /// The subprotocol agreed in the handshake, if any: one of the resource's `protocols`.
+    pub fn protocol(&self) -> Option<&'static str> {
+        self.inner.request.protocol()
+    }
+
     /// The request path.
     pub fn path(&self) -> &str {
         self.inner.request.path()

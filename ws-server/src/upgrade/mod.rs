@@ -1,7 +1,9 @@
 //! The HTTP/1.1 upgrade: request checks, the `accept` hook, the 101 answer and the hand-over
 //! of the socket to the connection task.
 
+mod admission;
 mod checks;
+mod origin;
 mod rejection;
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
@@ -12,24 +14,36 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
+pub(crate) use admission::{Admissions, ResourceCount};
 pub(crate) use rejection::HandshakeRejection;
 
 use crate::{
-    Connection, Handler, Request, ServerHandle,
+    Connection, Handler, Origins, Request, ServerHandle, Subprotocols,
     conn::{self, SendDeflate, Settings},
     proto::negotiate_deflate,
     registry::Members,
-    rejection::Body,
+    rejection::{Body, plain_response},
 };
+
+/// Who may connect to a resource, and how many.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct HandshakePolicy {
+    pub(crate) origins: Origins,
+    pub(crate) protocols: Subprotocols,
+    pub(crate) max_connections: Option<usize>,
+}
 
 /// What the HTTP layer knows when a request reaches a resource.
 pub(crate) struct UpgradeContext {
     pub(crate) server: ServerHandle,
     pub(crate) peer: SocketAddr,
     pub(crate) settings: Settings,
+    pub(crate) policy: HandshakePolicy,
     pub(crate) members: Arc<Members>,
+    pub(crate) admissions: Arc<Admissions>,
+    pub(crate) count: Arc<ResourceCount>,
 }
 
 pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
@@ -53,6 +67,38 @@ async fn upgrade<H: Handler>(
             return rejection.into_response();
         }
     };
+    let path = request.uri().path();
+    if !origin::allowed(cx.policy.origins, request.headers()) {
+        let origin = request.headers().get(header::ORIGIN);
+        info!(peer = %cx.peer, path, ?origin, "refused handshake: origin not allowed");
+        return plain_response(StatusCode::FORBIDDEN, "origin not allowed\n");
+    }
+    let offered = request
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|protocol| !protocol.is_empty());
+    let protocol = match cx.policy.protocols.select(offered) {
+        Ok(protocol) => protocol,
+        Err(error) => {
+            let offered = request.headers().get(header::SEC_WEBSOCKET_PROTOCOL);
+            info!(peer = %cx.peer, path, ?offered, "refused handshake: {error}");
+            return plain_response(StatusCode::BAD_REQUEST, format!("{error}\n"));
+        }
+    };
+    let slot = match cx
+        .admissions
+        .admit(&cx.count, cx.policy.max_connections, cx.peer.ip())
+    {
+        Ok(slot) => slot,
+        Err(rejection) => {
+            warn!(peer = %cx.peer, path, status = %rejection.status(), "refused handshake: {}", rejection.body());
+            return rejection.into_response();
+        }
+    };
     let compression = cx.settings.compression;
     let deflate = if compression.is_enabled() {
         let offers = request
@@ -66,7 +112,7 @@ async fn upgrade<H: Handler>(
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let (parts, _body) = request.into_parts();
-    let request = Request::new(parts, cx.peer, cx.server.clone());
+    let request = Request::new(parts, cx.peer, cx.server.clone()).with_protocol(protocol);
     let handler = match H::accept(&request).await {
         Ok(handler) => handler,
         Err(rejection) => {
@@ -90,6 +136,8 @@ async fn upgrade<H: Handler>(
     let settings = cx.settings;
     let task = hub.task_started();
     tokio::spawn(async move {
+        // Counted among the open connections until the connection has ended.
+        let _slot = slot;
         match on_upgrade.await {
             Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
                 Ok(parts) => {
@@ -120,10 +168,14 @@ async fn upgrade<H: Handler>(
             Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
         }
     });
-    switching_protocols(accept_key, extensions)
+    switching_protocols(accept_key, extensions, protocol)
 }
 
-fn switching_protocols(accept_key: HeaderValue, extensions: Option<String>) -> Response<Body> {
+fn switching_protocols(
+    accept_key: HeaderValue,
+    extensions: Option<String>,
+    protocol: Option<&'static str>,
+) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
@@ -132,6 +184,9 @@ fn switching_protocols(accept_key: HeaderValue, extensions: Option<String>) -> R
     headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
     if let Some(value) = extensions.and_then(|value| HeaderValue::from_str(&value).ok()) {
         headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+    }
+    if let Some(value) = protocol.and_then(|value| HeaderValue::from_str(value).ok()) {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
     }
     response
 }
