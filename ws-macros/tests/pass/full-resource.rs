@@ -84,3 +84,27 @@ fn main() {
     let _by_expression = serve!(addr);
     let _by_literal = serve!("localhost:9001").state(7u32).with_shutdown(async {});
 }
+
+#[ws_resource(
+    "/secure",
+    origins = ["https://app.example.com", "http://localhost:8080", "https://*.example.org"],
+    protocols = ["chat.v2", "chat.v1"],
+    allow_no_protocol = true,
+    max_connections = 1000,
+)]
+#[derive(Default)]
+struct Secure;
+
+impl Handler for Secure {}
+
+#[ws_resource("/public", origins = "any")]
+#[derive(Default)]
+struct Public;
+
+impl Handler for Public {}
+
+const _: () = {
+    use ws_server::{Origins, Resource};
+    assert!(matches!(Public::CONFIG.origin_policy(Origins::SameHost), Origins::Any));
+    assert!(Secure::CONFIG.connection_limit().is_some());
+};

@@ -1,0 +1,9 @@
+use ws_server::{Handler, ws_resource};
+
+#[ws_resource("/chat", origins = ["https://example.com/app"])]
+#[derive(Default)]
+struct Chat;
+
+impl Handler for Chat {}
+
+fn main() {}
