@@ -138,6 +138,10 @@ pub use ws_macros::serve;
 /// | `compression` | `"on"`, `"off"` or `"client-takeover"` | [`Compression`] |
 /// | `compress_threshold` | integer (bytes) | [`Compression::threshold`] |
 /// | `window_bits` | 9 to 15 | [`Compression::window_bits`] |
+/// | `origins` | `"same-host"`, `"any"` or a list like `["https://app.example.com"]` | [`Origins`] |
+/// | `protocols` | a list like `["chat.v2", "chat.v1"]`, preferred first | [`Subprotocols`] |
+/// | `allow_no_protocol` | `true` or `false` | [`Subprotocols::allow_none`] |
+/// | `max_connections` | positive integer (over it: 503) | [`Builder::max_connections`] |
 ///
 /// ```
 /// use ws_server::{Handler, ws_resource};
@@ -147,6 +151,17 @@ pub use ws_macros::serve;
 /// struct Ticker;
 ///
 /// impl Handler for Ticker {}
+///
+/// #[ws_resource(
+///     "/game",
+///     origins = ["https://play.example.com", "https://*.example.com"],
+///     protocols = ["game.v2", "game.v1"],
+///     max_connections = 10000
+/// )]
+/// #[derive(Default)]
+/// struct Game;
+///
+/// impl Handler for Game {}
 /// ```
 ///
 /// The struct must implement [`Handler`]; unless it is `Default`, it must implement
