@@ -46,6 +46,8 @@ pub struct Builder {
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     http: HttpLimits,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsConfig>,
     hub: Arc<Hub>,
     #[cfg(feature = "redis")]
     redis: Option<String>,
@@ -69,6 +71,8 @@ impl Builder {
             max_connections: None,
             max_connections_per_ip: None,
             http: HttpLimits::DEFAULT,
+            #[cfg(feature = "tls")]
+            tls: None,
             hub: Arc::new(Hub::new()),
             #[cfg(feature = "redis")]
             redis: None,
@@ -169,6 +173,15 @@ impl Builder {
         self
     }
 
+    /// Serves `wss://` (TLS) instead of `ws://`, on every connection. Requires the `tls`
+    /// feature. The TLS handshake counts toward the
+    /// [`handshake_timeout`](Builder::handshake_timeout).
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::TlsConfig) -> Builder {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Answers plain HTTP requests to paths where no resource is served (by default: 404),
     /// for example to serve the page that opens the WebSocket from the same port.
     ///
@@ -256,6 +269,8 @@ impl Builder {
                 self.max_connections_per_ip,
             )),
             http: self.http,
+            #[cfg(feature = "tls")]
+            tls: self.tls,
         };
         Ok(Server::new(listener, Arc::new(shared)))
     }

@@ -76,6 +76,8 @@ mod routing;
 mod serve;
 mod server;
 mod state;
+#[cfg(feature = "tls")]
+mod tls;
 mod upgrade;
 
 pub use backplane::BackplaneStats;
@@ -97,6 +99,11 @@ pub use rejection::Rejection;
 pub use request::Request;
 pub use serve::Serve;
 pub use server::Server;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;
+/// The rustls crate this server uses, to build a [`TlsConfig::from_rustls`] configuration.
+#[cfg(feature = "tls")]
+pub use tokio_rustls::rustls;
 /// Serves every `#[ws_resource]` of the program on an address.
 ///
 /// `serve!(addr)` returns a [`Serve`]: awaiting it binds

@@ -6,7 +6,11 @@ use http::StatusCode;
 use http_body_util::Full;
 use hyper::{server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    net::{TcpListener, TcpStream},
+    time::Instant,
+};
 use tracing::{debug, error, info};
 
 use crate::{
@@ -71,6 +75,8 @@ pub(crate) struct ServerShared {
     pub(crate) fallback: Option<Fallback>,
     pub(crate) admissions: Arc<Admissions>,
     pub(crate) http: HttpLimits,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::TlsConfig>,
 }
 
 impl Server {
@@ -131,7 +137,7 @@ impl Server {
         loop {
             match self.listener.accept().await {
                 Ok((stream, peer)) => {
-                    tokio::spawn(serve_http(stream, peer, self.shared.clone()));
+                    tokio::spawn(serve_connection(stream, peer, self.shared.clone()));
                 }
                 Err(err) => {
                     error!(error = %err, "accept failed");
@@ -143,11 +149,33 @@ impl Server {
     }
 }
 
-/// Serves HTTP/1.1 on one TCP connection until it is upgraded or closed, or the server
-/// shuts down.
-async fn serve_http(stream: TcpStream, peer: SocketAddr, shared: Arc<ServerShared>) {
+/// Serves one TCP connection: TLS if configured, then HTTP/1.1 until the upgrade.
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<ServerShared>) {
     // Small frames go out at once; the writer already batches what is queued together.
     let _ = stream.set_nodelay(true);
+    let deadline = Instant::now() + shared.http.handshake_timeout;
+    #[cfg(feature = "tls")]
+    if let Some(acceptor) = shared.tls.as_ref().map(crate::TlsConfig::acceptor) {
+        let hub = shared.server.hub().clone();
+        tokio::select! {
+            result = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => match result {
+                Ok(Ok(tls)) => serve_http(tls, peer, shared, deadline).await,
+                Ok(Err(error)) => info!(%peer, %error, "TLS handshake failed"),
+                Err(_) => info!(%peer, "TLS handshake timed out: disconnected"),
+            },
+            () = hub.stopping() => {}
+        }
+        return;
+    }
+    serve_http(stream, peer, shared, deadline).await;
+}
+
+/// Serves HTTP/1.1 on one connection until it is upgraded or closed, the handshake
+/// deadline passes, or the server shuts down.
+async fn serve_http<S>(stream: S, peer: SocketAddr, shared: Arc<ServerShared>, deadline: Instant)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let hub = shared.server.hub().clone();
     let limits = shared.http;
     let service = service_fn(move |request| {
@@ -166,7 +194,7 @@ async fn serve_http(stream: TcpStream, peer: SocketAddr, shared: Arc<ServerShare
                 info!(%peer, %error, "HTTP connection ended with an error");
             }
         }
-        () = tokio::time::sleep(limits.handshake_timeout) => {
+        () = tokio::time::sleep_until(deadline) => {
             info!(%peer, timeout = ?limits.handshake_timeout, "handshake timed out: disconnected");
         }
         () = hub.stopping() => debug!(%peer, "HTTP connection dropped by the shutdown"),

@@ -11,7 +11,7 @@ use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::{body::Incoming, upgrade::Upgraded};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
@@ -22,7 +22,8 @@ pub(crate) use rejection::HandshakeRejection;
 use crate::{
     Connection, Handler, Origins, Request, ServerHandle, Subprotocols,
     conn::{self, SendDeflate, Settings},
-    proto::negotiate_deflate,
+    hub::TaskGuard,
+    proto::{DeflateParams, negotiate_deflate},
     registry::Members,
     rejection::{Body, plain_response},
 };
@@ -139,36 +140,41 @@ async fn upgrade<H: Handler>(
         // Counted among the open connections until the connection has ended.
         let _slot = slot;
         match on_upgrade.await {
-            Ok(upgraded) => match upgraded.downcast::<TokioIo<TcpStream>>() {
-                Ok(parts) => {
-                    conn::run(
-                        parts.io.into_inner(),
-                        parts.read_buf,
-                        handler,
-                        conn,
-                        settings,
-                        params,
-                        task,
-                    )
-                    .await
-                }
-                Err(upgraded) => {
-                    conn::run(
-                        TokioIo::new(upgraded),
-                        Bytes::new(),
-                        handler,
-                        conn,
-                        settings,
-                        params,
-                        task,
-                    )
-                    .await
-                }
-            },
+            Ok(upgraded) => run_upgraded(upgraded, handler, conn, settings, params, task).await,
             Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
         }
     });
     switching_protocols(accept_key, extensions, protocol)
+}
+
+/// Runs the connection on the upgraded socket, unwrapped from hyper's box where its type
+/// is known (plain TCP, or TLS over TCP) so that reads and writes are direct calls.
+async fn run_upgraded<H: Handler>(
+    upgraded: Upgraded,
+    handler: H,
+    conn: Connection,
+    settings: Settings,
+    params: Option<DeflateParams>,
+    task: TaskGuard,
+) {
+    let upgraded = match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => {
+            let io = parts.io.into_inner();
+            return conn::run(io, parts.read_buf, handler, conn, settings, params, task).await;
+        }
+        Err(upgraded) => upgraded,
+    };
+    #[cfg(feature = "tls")]
+    let upgraded = match upgraded.downcast::<TokioIo<tokio_rustls::server::TlsStream<TcpStream>>>()
+    {
+        Ok(parts) => {
+            let io = parts.io.into_inner();
+            return conn::run(io, parts.read_buf, handler, conn, settings, params, task).await;
+        }
+        Err(upgraded) => upgraded,
+    };
+    let io = TokioIo::new(upgraded);
+    conn::run(io, Bytes::new(), handler, conn, settings, params, task).await;
 }
 
 fn switching_protocols(
