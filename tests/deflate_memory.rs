@@ -2,49 +2,19 @@
 //! the client's context takeover: heap bytes counted by this binary's allocator while the
 //! server (in this process) holds connections that negotiated compression and exchanged a
 //! compressed message. Prints the table quoted in README; asserts the documented bounds.
-#![allow(unsafe_code)] // The counting allocator below: GlobalAlloc is an unsafe trait.
 
 mod support;
 
-use std::{
-    alloc::{GlobalAlloc, Layout, System},
-    io::Write,
-    sync::atomic::{AtomicUsize, Ordering},
-};
+use std::io::Write;
 
 use flate2::{Compression as Level, write::DeflateEncoder};
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 use ws_server::{Bytes, Compression, Connection, Handler, Server, ws_resource};
 
-use support::{deflate_upgrade, masked, raw_upgrade, read_frame, start_with_handle};
-
-/// Counts the bytes currently allocated.
-struct Counting;
-
-static ALLOCATED: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is
-// kept beside it.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATED.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on as is.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATED.fetch_add(new_size, Ordering::Relaxed);
-        ALLOCATED.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use support::{
+    counting::{Counting, allocated},
+    deflate_upgrade, masked, raw_upgrade, read_frame, start_with_handle,
+};
 
 #[global_allocator]
 static COUNTING: Counting = Counting;
@@ -81,7 +51,7 @@ async fn bytes_per_connection(compression: Compression) -> usize {
     // Warm up (thread-local compressors, timers, first allocations), then measure.
     let mut warm = open(addr, compression).await;
     exchange(&mut warm, compression, &message, &compressed).await;
-    let before = ALLOCATED.load(Ordering::SeqCst);
+    let before = allocated();
     for _ in 0..CONNECTIONS {
         let mut stream = open(addr, compression).await;
         exchange(&mut stream, compression, &message, &compressed).await;
@@ -91,7 +61,7 @@ async fn bytes_per_connection(compression: Compression) -> usize {
         server.connection_count() == CONNECTIONS + 1
     })
     .await;
-    let after = ALLOCATED.load(Ordering::SeqCst);
+    let after = allocated();
     drop(clients);
     after.saturating_sub(before) / CONNECTIONS
 }
@@ -129,15 +99,13 @@ async fn exchange(
 /// Heap bytes of a level-1 raw deflate compressor with a `bits` window, as the server keeps
 /// one per worker thread and window size.
 fn compressor_bytes(bits: u8) -> usize {
-    let before = ALLOCATED.load(Ordering::SeqCst);
+    let before = allocated();
     let mut compressor = flate2::Compress::new_with_window_bits(Level::new(1), false, bits);
     let mut out = Vec::with_capacity(8192);
     compressor
         .compress_vec(&[7u8; 4096], &mut out, flate2::FlushCompress::Sync)
         .expect("compress");
-    let held = ALLOCATED
-        .load(Ordering::SeqCst)
-        .saturating_sub(before + out.capacity());
+    let held = allocated().saturating_sub(before + out.capacity());
     drop(compressor);
     held
 }

@@ -2,6 +2,7 @@
 //! client, a raw-socket client for malformed input, and a recording resource.
 #![allow(dead_code)]
 
+pub(crate) mod counting;
 mod echo;
 mod recorder;
 mod wire;

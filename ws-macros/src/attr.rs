@@ -227,7 +227,7 @@ fn check_origin(origin: &LitStr) -> syn::Result<()> {
         {
             Some("an origin starts with a scheme, like \"https://\"")
         }
-        Some((_, authority)) if authority.is_empty() => Some("the origin has no host"),
+        Some((_, "")) => Some("the origin has no host"),
         Some((_, authority)) if authority.contains(['/', '?', '#']) => {
             Some("an origin has no path, query or trailing slash: `scheme://host[:port]`")
         }
