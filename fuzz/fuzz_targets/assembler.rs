@@ -84,13 +84,12 @@ fn model(frame: &Frame, limits: &Limits, partial: &mut Option<Partial>) -> Expec
     if current.frames > limits.max_frame_count() || current.data.len() > limits.max_message_len() {
         return Expect::Error;
     }
-    if current.text {
-        if let Err(error) = std::str::from_utf8(&current.data) {
-            // An incomplete last character is fine until the message ends.
-            if error.error_len().is_some() || frame.fin {
-                return Expect::Error;
-            }
-        }
+    if current.text
+        && let Err(error) = std::str::from_utf8(&current.data)
+        // An incomplete last character is fine until the message ends.
+        && (error.error_len().is_some() || frame.fin)
+    {
+        return Expect::Error;
     }
     if !frame.fin {
         return Expect::Nothing;

@@ -31,7 +31,9 @@ fuzz_target!(|input: Input| {
     assert!(params.server_no_context_takeover);
     assert!(input.client_takeover || params.client_no_context_takeover);
     assert!(
-        response.bytes().all(|byte| byte == b' ' || byte.is_ascii_graphic()),
+        response
+            .bytes()
+            .all(|byte| byte == b' ' || byte.is_ascii_graphic()),
         "not a header value: {response:?}"
     );
     // The answer, read back as an offer, is acceptable and agrees with itself.

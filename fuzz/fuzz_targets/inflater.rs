@@ -46,8 +46,16 @@ fuzz_target!(|input: Input| match input {
         // The one byte of room past `max` tells an overflow from an exact fit; an
         // overflow is an error, and the caller drops the buffer.
         let bound = if result.is_ok() { max } else { max + 1 };
-        assert!(out.len() <= bound, "{} bytes inflated past {max}: {result:?}", out.len());
-        assert!(out.capacity() <= max + 1, "capacity {} past {max}", out.capacity());
+        assert!(
+            out.len() <= bound,
+            "{} bytes inflated past {max}: {result:?}",
+            out.len()
+        );
+        assert!(
+            out.capacity() <= max + 1,
+            "capacity {} past {max}",
+            out.capacity()
+        );
     }
     Input::RoundTrip {
         window_bits,
