@@ -9,7 +9,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{STEP, connect, eventually, round_trip, start, start_with_handle, try_upgrade};
+use support::{
+    STEP, connect, eventually, round_trip, start, start_with_handle, status_of, try_upgrade,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -25,11 +27,7 @@ echo_resource!(Echo, "/echo");
 /// The response status of an upgrade from `local`, and the socket (kept open by holding it).
 async fn upgrade(local: IpAddr, addr: SocketAddr, path: &str) -> (u16, TcpStream) {
     let (stream, head) = try_upgrade(local, addr, path, "").await;
-    let status = head.get(9..12).and_then(|code| code.parse().ok());
-    (
-        status.unwrap_or_else(|| panic!("no status in {head:?}")),
-        stream,
-    )
+    (status_of(&head), stream)
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ mod support;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use support::{Client, STEP, next, read_frame, start, try_upgrade};
+use support::{Client, STEP, next, read_frame, start, status_of, try_upgrade};
 use tokio_tungstenite::{
     connect_async,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
@@ -29,9 +29,13 @@ struct Chat;
 
 impl Handler for Chat {
     async fn on_open(&mut self, conn: &Connection) {
-        let agreed = conn.protocol().unwrap_or("none");
-        let _ = conn.send_text(format!("protocol: {agreed}")).await;
+        tell_protocol(conn).await;
     }
+}
+
+async fn tell_protocol(conn: &Connection) {
+    let agreed = conn.protocol().unwrap_or("none");
+    let _ = conn.send_text(format!("protocol: {agreed}")).await;
 }
 
 #[ws_resource("/lenient", protocols = ["chat.v1"], allow_no_protocol = true)]
@@ -40,8 +44,7 @@ struct Lenient;
 
 impl Handler for Lenient {
     async fn on_open(&mut self, conn: &Connection) {
-        let agreed = conn.protocol().unwrap_or("none");
-        let _ = conn.send_text(format!("protocol: {agreed}")).await;
+        tell_protocol(conn).await;
     }
 }
 
@@ -60,9 +63,7 @@ async fn server() -> SocketAddr {
 /// The status code of an upgrade to `path` with `headers`.
 async fn status(addr: SocketAddr, path: &str, headers: &str) -> u16 {
     let (_stream, head) = try_upgrade(LOCAL, addr, path, headers).await;
-    head.get(9..12)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {head:?}"))
+    status_of(&head)
 }
 
 #[tokio::test]

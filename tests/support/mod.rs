@@ -29,7 +29,7 @@ pub(crate) use recorder::{Recorder, events, record, unique_tag, wait_for};
 #[allow(unused_imports)]
 pub(crate) use wire::{
     close_frame_of, deflate_upgrade, http_head, masked, raw_upgrade, read_frame, stalled_client,
-    try_upgrade,
+    status_of, try_upgrade,
 };
 
 /// How long any single step of a test may take.

@@ -93,6 +93,13 @@ pub(crate) async fn try_upgrade(
     send_upgrade(stream, addr, path, headers, b"").await
 }
 
+/// The status code of an HTTP response head.
+pub(crate) fn status_of(head: &str) -> u16 {
+    head.get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {head:?}"))
+}
+
 async fn upgrade_on(
     stream: TcpStream,
     addr: SocketAddr,
