@@ -1,0 +1,57 @@
+//! Echo and fan-out servers for the benchmarks: ws-server and its peers, each written the
+//! way its documentation shows, on a single-threaded tokio runtime (the runner pins each
+//! to one core).
+//!
+//! ```text
+//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp>
+//! ```
+//!
+//! Every WebSocket server answers `/echo` (each message comes back), `/sub` (receives what
+//! is published) and `/pub` (each message is sent to every subscriber). The server prints
+//! `listening on ADDR` once it accepts connections.
+
+mod fastws;
+mod hub;
+mod raw_tcp;
+mod tokio_ws;
+mod tungstenite;
+mod ws_server;
+
+use std::{io, io::Write, net::SocketAddr};
+
+use tokio::net::TcpListener;
+use ws_bench::kind::Kind;
+
+fn main() -> io::Result<()> {
+    let kind: Kind = std::env::args()
+        .nth(1)
+        .unwrap_or_default()
+        .parse()
+        .map_err(io::Error::other)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match kind {
+            Kind::WsServer => ws_server::run().await,
+            Kind::Tungstenite => tungstenite::run(listen().await?).await,
+            Kind::FastWebSockets => fastws::run(listen().await?).await,
+            Kind::TokioWebSockets => tokio_ws::run(listen().await?).await,
+            Kind::RawTcp => raw_tcp::run(listen().await?).await,
+        }
+    })
+}
+
+/// A listener on an ephemeral loopback port, announced on stdout.
+async fn listen() -> io::Result<TcpListener> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    announce(listener.local_addr()?)?;
+    Ok(listener)
+}
+
+/// Tells the runner where the server listens.
+fn announce(addr: SocketAddr) -> io::Result<()> {
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "listening on {addr}")?;
+    stdout.flush()
+}

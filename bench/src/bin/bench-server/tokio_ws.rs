@@ -1,0 +1,60 @@
+//! tokio-websockets, as its examples show it.
+
+use std::io;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_websockets::{Message, ServerBuilder};
+
+use crate::hub::Hub;
+
+pub(crate) async fn run(listener: TcpListener) -> io::Result<()> {
+    let hub = Hub::new();
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        tokio::spawn(serve(stream, hub.clone()));
+    }
+}
+
+async fn serve(stream: TcpStream, hub: Hub<Message>) -> Result<(), tokio_websockets::Error> {
+    let (request, mut ws) = ServerBuilder::new().accept(stream).await?;
+    match request.uri().path() {
+        "/sub" => {
+            let mut queue = hub.subscribe();
+            loop {
+                tokio::select! {
+                    incoming = ws.next() => match incoming {
+                        Some(Ok(message)) if !message.is_close() => {}
+                        _ => return Ok(()),
+                    },
+                    Some(message) = queue.recv() => {
+                        ws.feed(message).await?;
+                        while let Ok(message) = queue.try_recv() {
+                            ws.feed(message).await?;
+                        }
+                        ws.flush().await?;
+                    }
+                }
+            }
+        }
+        "/pub" => {
+            while let Some(message) = ws.next().await {
+                let message = message?;
+                if message.is_binary() || message.is_text() {
+                    hub.publish(&message);
+                }
+            }
+            Ok(())
+        }
+        _ => {
+            while let Some(message) = ws.next().await {
+                let message = message?;
+                if message.is_binary() || message.is_text() {
+                    ws.send(message).await?;
+                }
+            }
+            Ok(())
+        }
+    }
+}

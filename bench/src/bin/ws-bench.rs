@@ -1,0 +1,265 @@
+//! The load generator and benchmark runner.
+//!
+//! ```text
+//! ws-bench all                      # everything below, as markdown (scripts/bench.sh)
+//! ws-bench matrix                   # echo: 16 B, 1 KiB, 64 KiB × 1, 100, 1000 connections
+//! ws-bench idle                     # resident memory per idle connection (10,000)
+//! ws-bench fanout                   # one publisher, 1,000 subscribers
+//! ws-bench load 127.0.0.1:9001      # one closed-loop echo run against any local server
+//! ```
+
+use std::{fs, io, path::PathBuf, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use ws_bench::{
+    echo_load::{self, EchoLoad},
+    kind::Kind,
+    loopback::loopback_target,
+    suite::{self, Cores},
+};
+
+#[derive(Parser)]
+#[command(
+    about = "ws-server's benchmarks: closed-loop echo, idle memory and fan-out, side by side with peers"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The echo matrix, idle memory and fan-out, written as one markdown report.
+    All {
+        #[command(flatten)]
+        matrix: MatrixArgs,
+        /// Idle connections held for the memory figure.
+        #[arg(long, default_value_t = 10_000)]
+        idle_connections: usize,
+        /// Subscribers in the fan-out run.
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Where to write the report (also printed).
+        #[arg(long, default_value = "target/bench/report.md")]
+        out: PathBuf,
+    },
+    /// The echo matrix: payload sizes × connection counts × servers.
+    Matrix(MatrixArgs),
+    /// Resident memory per idle connection.
+    Idle {
+        #[command(flatten)]
+        servers: Servers,
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+    },
+    /// One publisher, many subscribers: deliveries per second and CPU per delivery.
+    Fanout {
+        #[command(flatten)]
+        servers: Servers,
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Payload bytes per message (at least 8).
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        #[command(flatten)]
+        timing: Timing,
+    },
+    /// One closed-loop echo run against a server already running on this machine.
+    Load {
+        /// host:port, on a loopback address.
+        target: String,
+        #[arg(long, default_value = "/echo")]
+        path: String,
+        #[arg(long, default_value_t = 100)]
+        connections: usize,
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        /// A plain TCP echo: no handshake, the frame comes back as sent.
+        #[arg(long)]
+        raw: bool,
+        #[command(flatten)]
+        timing: Timing,
+    },
+}
+
+#[derive(Args, Clone)]
+struct Servers {
+    /// Servers to run, comma separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ws-server,tokio-tungstenite,fastwebsockets,tokio-websockets,raw-tcp"
+    )]
+    servers: Vec<Kind>,
+}
+
+#[derive(Args, Clone)]
+struct Timing {
+    /// Repetitions of each run; tables show medians.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Seconds measured per run.
+    #[arg(long, default_value_t = 3.0)]
+    secs: f64,
+    /// Seconds of load before measuring.
+    #[arg(long, default_value_t = 0.5)]
+    warmup: f64,
+}
+
+#[derive(Args, Clone)]
+struct MatrixArgs {
+    #[command(flatten)]
+    servers: Servers,
+    /// Payload sizes in bytes.
+    #[arg(long, value_delimiter = ',', default_value = "16,1024,65536")]
+    sizes: Vec<usize>,
+    /// Connection counts.
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+    connections: Vec<usize>,
+    #[command(flatten)]
+    timing: Timing,
+}
+
+impl Timing {
+    fn windows(&self) -> (Duration, Duration) {
+        (
+            Duration::from_secs_f64(self.warmup),
+            Duration::from_secs_f64(self.secs),
+        )
+    }
+}
+
+impl MatrixArgs {
+    fn plan(&self) -> suite::echo::Plan {
+        let (warmup, duration) = self.timing.windows();
+        suite::echo::Plan {
+            kinds: self.servers.servers.clone(),
+            sizes: self.sizes.clone(),
+            connections: self.connections.clone(),
+            reps: self.timing.reps,
+            warmup,
+            duration,
+        }
+    }
+}
+
+fn main() -> io::Result<()> {
+    match Cli::parse().command {
+        Command::All {
+            matrix,
+            idle_connections,
+            subscribers,
+            out,
+        } => {
+            let cores = Cores::pin();
+            let mut report = header(cores);
+            report.push_str("\n## Echo (closed loop, one message in flight per connection)\n\n");
+            report.push_str(&suite::echo::run_plan(&matrix.plan(), cores)?.table());
+            report.push_str("\n## Idle memory\n\n");
+            report.push_str(&suite::idle::run(
+                &matrix.servers.servers,
+                idle_connections,
+                cores,
+            )?);
+            report.push_str("\n## Fan-out (one publisher, encode once where the server can)\n\n");
+            report.push_str(&suite::fanout::run(
+                &matrix.servers.servers,
+                subscribers,
+                16,
+                matrix.timing.reps,
+                matrix.timing.windows(),
+                cores,
+            )?);
+            if let Some(dir) = out.parent() {
+                fs::create_dir_all(dir)?;
+            }
+            fs::write(&out, &report)?;
+            println!("{report}");
+            eprintln!("written to {}", out.display());
+        }
+        Command::Matrix(matrix) => {
+            let cores = Cores::pin();
+            println!("{}", suite::echo::run_plan(&matrix.plan(), cores)?.table());
+        }
+        Command::Idle {
+            servers,
+            connections,
+        } => {
+            let cores = Cores::pin();
+            println!(
+                "{}",
+                suite::idle::run(&servers.servers, connections, cores)?
+            );
+        }
+        Command::Fanout {
+            servers,
+            subscribers,
+            size,
+            timing,
+        } => {
+            let cores = Cores::pin();
+            let table = suite::fanout::run(
+                &servers.servers,
+                subscribers,
+                size,
+                timing.reps,
+                timing.windows(),
+                cores,
+            )?;
+            println!("{table}");
+        }
+        Command::Load {
+            target,
+            path,
+            connections,
+            size,
+            raw,
+            timing,
+        } => {
+            let addr = loopback_target(&target).map_err(io::Error::other)?;
+            let (warmup, duration) = timing.windows();
+            let report = echo_load::run(&EchoLoad {
+                addr,
+                path,
+                connections,
+                size,
+                warmup,
+                duration,
+                raw,
+                server_pid: None,
+            })?;
+            let quantile = |q: f64| report.latency.value_at_quantile(q) as f64 / 1000.0;
+            println!(
+                "{:.0} msgs/s over {connections} connections, {size} B; latency µs p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}; {} failed",
+                report.rate(),
+                quantile(0.5),
+                quantile(0.9),
+                quantile(0.99),
+                quantile(0.999),
+                report.latency.max() as f64 / 1000.0,
+                report.failed,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// What the report was measured on.
+fn header(cores: Cores) -> String {
+    let cpu = fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|line| line.strip_prefix("model name"))
+                .map(|name| name.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    format!(
+        "# ws-bench report\n\n{cpu}; {}. Medians of the repetitions; CPU is the server process's user + system time from /proc/PID/stat over the measured window.\n",
+        if cores.pinned() {
+            "generator on core 0, server on core 1 (taskset)"
+        } else {
+            "not pinned"
+        }
+    )
+}

@@ -1,0 +1,183 @@
+//! The servers under test, and starting one as a process pinned to a core.
+
+use std::{
+    fmt, io,
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    str::FromStr,
+};
+
+use std::io::{BufRead, BufReader};
+
+/// A server `bench-server` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// This project.
+    WsServer,
+    /// tokio-tungstenite, the most used.
+    Tungstenite,
+    /// fastwebsockets (Deno's), over hyper's upgrade.
+    FastWebSockets,
+    /// tokio-websockets.
+    TokioWebSockets,
+    /// A plain TCP echo: no WebSocket at all, the floor for the echo matrix.
+    RawTcp,
+}
+
+impl Kind {
+    /// Every kind, ws-server first.
+    pub const ALL: [Kind; 5] = [
+        Kind::WsServer,
+        Kind::Tungstenite,
+        Kind::FastWebSockets,
+        Kind::TokioWebSockets,
+        Kind::RawTcp,
+    ];
+
+    /// The name on the command line and in tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::WsServer => "ws-server",
+            Kind::Tungstenite => "tokio-tungstenite",
+            Kind::FastWebSockets => "fastwebsockets",
+            Kind::TokioWebSockets => "tokio-websockets",
+            Kind::RawTcp => "raw-tcp",
+        }
+    }
+
+    /// A WebSocket server (ws-server or a peer), not the TCP anchor.
+    pub fn is_websocket(self) -> bool {
+        self != Kind::RawTcp
+    }
+
+    /// One of the peers ws-server is compared with.
+    pub fn is_peer(self) -> bool {
+        !matches!(self, Kind::WsServer | Kind::RawTcp)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Kind, String> {
+        Kind::ALL
+            .into_iter()
+            .find(|kind| kind.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<_> = Kind::ALL.iter().map(|kind| kind.name()).collect();
+                format!("unknown server {name:?}; one of {}", names.join(", "))
+            })
+    }
+}
+
+/// A `bench-server` process, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `kind` on an ephemeral loopback port, pinned to `core` with `taskset` when
+    /// one is given, and waits until it listens.
+    pub fn start(kind: Kind, core: Option<usize>) -> io::Result<ServerProcess> {
+        let binary = sibling_binary("bench-server")?;
+        let mut command = match core {
+            Some(core) => {
+                let mut command = Command::new("taskset");
+                command.arg("-c").arg(core.to_string()).arg(binary);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
+            .arg(kind.name())
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("no stdout"))?;
+        let mut line = String::new();
+        // `taskset` execs the server, so the child's PID is the server's.
+        let mut server = ServerProcess {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        BufReader::new(stdout).read_line(&mut line)?;
+        server.addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|addr| addr.parse().ok())
+            .ok_or_else(|| io::Error::other(format!("{kind} did not start: {line:?}")))?;
+        Ok(server)
+    }
+
+    /// The server's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The server's process ID, for its CPU time and memory.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A binary built next to the running one (`target/release/`).
+fn sibling_binary(name: &str) -> io::Result<PathBuf> {
+    let path = std::env::current_exe()?.with_file_name(name);
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(io::Error::other(format!(
+            "{} not found: build it with `cargo build --release -p ws-bench`",
+            path.display()
+        )))
+    }
+}
+
+/// Whether `taskset` can pin processes here (a machine with two cores or more).
+pub fn can_pin() -> bool {
+    std::thread::available_parallelism().is_ok_and(|cores| cores.get() >= 2)
+        && Command::new("taskset")
+            .args(["-c", "0", "true"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+}
+
+/// Pins this process (all its threads) to `core`.
+pub fn pin_self(core: usize) -> io::Result<()> {
+    let status = Command::new("taskset")
+        .args([
+            "-a",
+            "-c",
+            "-p",
+            &core.to_string(),
+            &std::process::id().to_string(),
+        ])
+        .stdout(Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other("taskset failed"))
+    }
+}
