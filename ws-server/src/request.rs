@@ -2,7 +2,8 @@
 
 use std::{borrow::Cow, net::SocketAddr};
 
-use http::{HeaderMap, Uri};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Uri};
 
 use crate::ServerHandle;
 
@@ -30,9 +31,10 @@ impl Request {
         peer_addr: SocketAddr,
         server: ServerHandle,
     ) -> Request {
+        let (uri, headers) = detach(&parts.uri, &parts.headers);
         Request {
-            uri: parts.uri,
-            headers: parts.headers,
+            uri,
+            headers,
             peer_addr,
             server,
             protocol: None,
@@ -103,6 +105,32 @@ impl Request {
     }
 }
 
+/// Copies the request target and the header values into one allocation of their own.
+/// hyper's values are slices of its read buffer, which would otherwise stay alive (8 KiB
+/// or more) for as long as the connection does.
+fn detach(uri: &Uri, headers: &HeaderMap) -> (Uri, HeaderMap) {
+    let target = uri.path_and_query().map_or("/", |target| target.as_str());
+    let size = target.len() + headers.values().map(|value| value.len()).sum::<usize>();
+    let mut joined = Vec::with_capacity(size);
+    joined.extend_from_slice(target.as_bytes());
+    for value in headers.values() {
+        joined.extend_from_slice(value.as_bytes());
+    }
+    let joined = Bytes::from(joined);
+    let uri = Uri::from_maybe_shared(joined.slice(..target.len())).unwrap_or_else(|_| uri.clone());
+    let mut copy = HeaderMap::with_capacity(headers.len());
+    let mut start = target.len();
+    for (name, value) in headers {
+        let end = start + value.len();
+        let mut detached = HeaderValue::from_maybe_shared(joined.slice(start..end))
+            .unwrap_or_else(|_| value.clone());
+        detached.set_sensitive(value.is_sensitive());
+        copy.append(name.clone(), detached);
+        start = end;
+    }
+    (uri, copy)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +153,23 @@ mod tests {
         assert_eq!(request.query("flag").as_deref(), Some(""));
         assert_eq!(request.query("missing"), None);
         assert_eq!(request.query_pairs().count(), 4);
+    }
+
+    #[test]
+    fn detached_headers_and_target_read_the_same() {
+        let mut headers = HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("example.com"));
+        headers.append("x-token", HeaderValue::from_static("a"));
+        headers.append("x-token", HeaderValue::from_static("b"));
+        let mut secret = HeaderValue::from_static("Bearer t");
+        secret.set_sensitive(true);
+        headers.insert("authorization", secret);
+        let uri: Uri = "/chat?name=J%C3%BCrgen".parse().unwrap();
+        let (copy_uri, copy) = detach(&uri, &headers);
+        assert_eq!(copy_uri, uri);
+        assert_eq!(copy, headers);
+        assert!(copy["authorization"].is_sensitive());
+        let tokens: Vec<_> = copy.get_all("x-token").iter().collect();
+        assert_eq!(tokens, ["a", "b"]);
     }
 }

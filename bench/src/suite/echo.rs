@@ -177,20 +177,21 @@ fn verdict(
     raw_cpu: Option<f64>,
 ) -> String {
     let mut misses = Vec::new();
-    if let (Some(cpu), Some(best)) = (ours.cpu, best_cpu) {
-        if cpu > best {
-            misses.push(format!("CPU {:.2}× best peer", cpu / best));
-        }
+    if let (Some(cpu), Some(best)) = (ours.cpu, best_cpu)
+        && cpu > best
+    {
+        misses.push(format!("CPU {:.2}× best peer", cpu / best));
     }
-    if let (Some(cpu), Some(raw)) = (ours.cpu, raw_cpu) {
-        if size <= 1024 && cpu > raw * 1.05 {
-            misses.push(format!("CPU {:.2}× raw TCP", cpu / raw));
-        }
+    if let (Some(cpu), Some(raw)) = (ours.cpu, raw_cpu)
+        && size <= 1024
+        && cpu > raw * 1.05
+    {
+        misses.push(format!("CPU {:.2}× raw TCP", cpu / raw));
     }
-    if let (Some(rate), Some(best)) = (ours.rate, best_rate) {
-        if rate < best * 0.97 {
-            misses.push(format!("msgs/s {:.2}× best peer", rate / best));
-        }
+    if let (Some(rate), Some(best)) = (ours.rate, best_rate)
+        && rate < best * 0.97
+    {
+        misses.push(format!("msgs/s {:.2}× best peer", rate / best));
     }
     if ours.failed > 0 {
         misses.push(format!("{} failed connections", ours.failed));
@@ -204,7 +205,7 @@ fn verdict(
 }
 
 fn size_label(size: usize) -> String {
-    if size >= 1024 && size % 1024 == 0 {
+    if size >= 1024 && size.is_multiple_of(1024) {
         format!("{} KiB", size / 1024)
     } else {
         format!("{size} B")

@@ -5,16 +5,17 @@
 use std::{
     future::{Future, poll_fn},
     io,
+    mem::MaybeUninit,
     panic::AssertUnwindSafe,
-    pin::pin,
-    task::{Context, Poll},
+    pin::{Pin, pin},
+    task::{Context, Poll, ready},
     time::Duration,
 };
 
 use bytes::{Bytes, BytesMut};
 use futures_util::FutureExt;
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     time::timeout,
 };
 use tracing::{debug, error, info};
@@ -27,12 +28,14 @@ use super::{
 };
 use crate::{
     Backpressure, CloseCode, Compression, Handler, Heartbeat, Limits, Message,
-    hub::{SHUTDOWN_REASON, TaskGuard},
+    hub::SHUTDOWN_REASON,
     proto::{CloseFrame, Decoder, DeflateParams, Event, OutFrame, ProtocolError},
 };
 
-/// Free space kept in the read buffer before each read.
+/// Free space kept in the read buffer before each read, while it holds a partial frame.
 const READ_CHUNK: usize = 8 * 1024;
+/// What one read takes when nothing is buffered: into the stack, then copied out.
+const STACK_READ: usize = 16 * 1024;
 
 /// What a connection task needs to know besides its handler.
 #[derive(Debug, Clone, Copy)]
@@ -48,44 +51,60 @@ pub(crate) struct Settings {
 /// Runs a connection from the completed handshake to `on_close`.
 ///
 /// `read_buf` holds bytes the client sent right after its handshake, which the HTTP layer
-/// had already read. `_task` keeps the connection counted until `on_close` has run.
-pub(crate) async fn run<H, S>(
+/// had already read; it is copied out here, so that the HTTP layer's buffer is freed.
+/// `keep` (such as the counts of open connections) is dropped once `on_close` has run.
+///
+/// Everything is set up before the future is made, so that the future holds each piece
+/// once: it is most of what an idle connection costs.
+pub(crate) fn run<H, S, K>(
     io: S,
     read_buf: Bytes,
     mut handler: H,
     conn: Connection,
     settings: Settings,
     deflate: Option<DeflateParams>,
-    _task: TaskGuard,
-) where
+    keep: K,
+) -> impl Future<Output = ()> + Send
+where
     H: Handler,
     S: AsyncRead + AsyncWrite + Unpin + Send,
+    K: Send,
 {
     info!(conn = %conn.id(), path = conn.path(), peer = %conn.peer_addr(), "connection opened");
     conn.server().hub().register(&conn);
+    let rbuf = if read_buf.is_empty() {
+        BytesMut::new()
+    } else {
+        BytesMut::from(&read_buf[..])
+    };
+    drop(read_buf);
     let mut driver = Driver {
         io,
-        rbuf: BytesMut::from(&read_buf[..]),
+        rbuf,
         decoder: Decoder::new(settings.limits).with_deflate(deflate),
         writer: Writer::default(),
-        conn: &conn,
+        conn,
         close_timeout: settings.close_timeout,
         timers: Timers::new(settings.heartbeat),
         ending: None,
         done_reading: false,
         slow: false,
     };
-    let (code, reason) = driver.drive(&mut handler).await;
-    drop(driver);
-    conn.outbox().shut();
-    conn.members().remove(conn.id());
-    conn.leave_topics();
-    info!(conn = %conn.id(), %code, reason, "connection closed");
-    if guarded(handler.on_close(&conn, code, &reason))
-        .await
-        .is_err()
-    {
-        error!(conn = %conn.id(), "handler panicked in on_close");
+    async move {
+        let (code, reason) = driver.drive(&mut handler).await;
+        let conn = driver.conn.clone();
+        drop(driver);
+        conn.outbox().shut();
+        conn.members().remove(conn.id());
+        conn.leave_topics();
+        info!(conn = %conn.id(), %code, reason, "connection closed");
+        if guarded(handler.on_close(&conn, code, &reason))
+            .await
+            .is_err()
+        {
+            error!(conn = %conn.id(), "handler panicked in on_close");
+        }
+        drop(keep);
     }
 }
 
@@ -94,12 +113,15 @@ struct Panicked;
 
 /// Awaits a callback, turning a panic into an error: a bug in one handler fails its own
 /// connection (with 1011) instead of silently killing the task behind it.
-async fn guarded(callback: impl Future<Output = ()>) -> Result<(), Panicked> {
+fn guarded(callback: impl Future<Output = ()>) -> impl Future<Output = Result<(), Panicked>> {
     AssertUnwindSafe(callback)
         .catch_unwind()
-        .await
-        .map_err(|_| Panicked)
+        .map(|outcome| outcome.map_err(|_| Panicked))
 }
+
+/// A running callback, pinned where its caller keeps it: passed on by reference, it is
+/// stored once in the connection's future, not once per layer.
+type Callback<'a> = Pin<&'a mut (dyn Future<Output = Result<(), Panicked>> + Send + 'a)>;
 
 /// The connection is over: stop now and run `on_close`.
 struct Ended;
@@ -118,12 +140,12 @@ enum Step {
     Aborted,
 }
 
-struct Driver<'c, S> {
+struct Driver<S> {
     io: S,
     rbuf: BytesMut,
     decoder: Decoder,
     writer: Writer,
-    conn: &'c Connection,
+    conn: Connection,
     close_timeout: Duration,
     timers: Timers,
     /// How the connection ends: the first close sent or received.
@@ -134,7 +156,7 @@ struct Driver<'c, S> {
     slow: bool,
 }
 
-impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     async fn drive<H: Handler>(&mut self, handler: &mut H) -> CloseStatus {
         match self.run(handler).await {
             Ok(()) | Err(Ended) => self
@@ -145,12 +167,17 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
     }
 
     async fn run<H: Handler>(&mut self, handler: &mut H) -> Result<(), Ended> {
-        let conn = self.conn;
-        if self.callback(handler.on_open(conn)).await?.is_err() {
+        // The callbacks' handle: a clone, as the driver is borrowed mutably meanwhile.
+        let conn = &self.conn.clone();
+        if self
+            .callback(pin!(guarded(handler.on_open(conn))))
+            .await?
+            .is_err()
+        {
             self.handler_panicked("on_open");
         }
         loop {
-            self.dispatch(handler).await?;
+            self.dispatch(handler, conn).await?;
             let reading = !self.done_reading;
             let step = poll_fn(|cx| self.poll_step(cx, reading)).await;
             if let Step::Drained = step {
@@ -162,8 +189,11 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
     }
 
     /// Decodes what has been read and handles each event, running callbacks in order.
-    async fn dispatch<H: Handler>(&mut self, handler: &mut H) -> Result<(), Ended> {
-        let conn = self.conn;
+    async fn dispatch<H: Handler>(
+        &mut self,
+        handler: &mut H,
+        conn: &Connection,
+    ) -> Result<(), Ended> {
         while !self.done_reading {
             self.notice_close();
             let event = match self.decoder.decode(&mut self.rbuf) {
@@ -180,9 +210,13 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
                         self.timers.message_received();
                     }
                     match message {
-                        Message::Text(text) => self.callback(handler.on_text(conn, text)).await?,
+                        Message::Text(text) => {
+                            self.callback(pin!(guarded(handler.on_text(conn, text))))
+                                .await?
+                        }
                         Message::Binary(data) => {
-                            self.callback(handler.on_binary(conn, data)).await?
+                            self.callback(pin!(guarded(handler.on_binary(conn, data))))
+                                .await?
                         }
                     }
                 }
@@ -212,9 +246,8 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
     /// timed out, shutdown deadline, broken socket), the callback is dropped.
     async fn callback(
         &mut self,
-        callback: impl Future<Output = ()>,
+        mut callback: Callback<'_>,
     ) -> Result<Result<(), Panicked>, Ended> {
-        let mut callback = pin!(guarded(callback));
         poll_fn(|cx| {
             if let Poll::Ready(outcome) = callback.as_mut().poll(cx) {
                 return Poll::Ready(Ok(outcome));
@@ -247,37 +280,69 @@ impl<'c, S: AsyncRead + AsyncWrite + Unpin> Driver<'c, S> {
             return Poll::Ready(Step::Outbox);
         }
         loop {
+            if let Some(step) = self.poll_writes(cx) {
+                return Poll::Ready(step);
+            }
+            if self.timers.poll_due(cx).is_ready() {
+                return Poll::Ready(Step::Timer);
+            }
+            if reading && let Poll::Ready(read) = self.poll_read(cx) {
+                return Poll::Ready(Step::Read(read));
+            }
+            // Going to sleep: unless frames were queued meanwhile, a push wakes the task.
+            if !self.writer.is_idle() || self.conn.outbox().park(cx.waker()) {
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// Reads what the socket has. With nothing buffered, it reads into the stack and keeps
+    /// only what arrived, so that an idle connection owns no read buffer.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if !self.rbuf.is_empty() {
+            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
+                self.rbuf.reserve(READ_CHUNK);
+            }
+            return pin!(self.io.read_buf(&mut self.rbuf)).poll(cx);
+        }
+        self.rbuf = BytesMut::new();
+        let mut chunk = [MaybeUninit::<u8>::uninit(); STACK_READ];
+        let mut buf = ReadBuf::uninit(&mut chunk);
+        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
+        let read = buf.filled();
+        if read.len() == STACK_READ {
+            // More is probably waiting: room for it, so the next read goes straight in.
+            self.rbuf = BytesMut::with_capacity(2 * STACK_READ);
+            self.rbuf.extend_from_slice(read);
+        } else {
+            self.rbuf = BytesMut::from(read);
+        }
+        Poll::Ready(Ok(read.len()))
+    }
+
+    /// Writes what is queued until everything is written or the socket is full.
+    fn poll_writes(&mut self, cx: &mut Context<'_>) -> Option<Step> {
+        let outbox = self.conn.outbox();
+        loop {
             let progress = self.writer.poll_write(&mut self.io, cx);
             if progress.completed > 0 {
                 outbox.written(progress.completed);
             }
             match progress.state {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(error)) => return Poll::Ready(Step::WriteFailed(error)),
-                Poll::Pending => break,
+                Poll::Ready(Err(error)) => return Some(Step::WriteFailed(error)),
+                Poll::Pending => return None,
             }
-            if !outbox.take(self.writer.frames(), cx.waker()) {
+            if !outbox.take(self.writer.frames()) {
                 if self.done_reading && self.ending.is_some() {
-                    return Poll::Ready(Step::Drained);
+                    return Some(Step::Drained);
                 }
                 if self.slow && self.ending.is_none() {
-                    return Poll::Ready(Step::SlowDrained);
+                    return Some(Step::SlowDrained);
                 }
-                break;
+                return None;
             }
         }
-        if self.timers.poll_due(cx).is_ready() {
-            return Poll::Ready(Step::Timer);
-        }
-        if reading {
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
-                self.rbuf.reserve(READ_CHUNK);
-            }
-            if let Poll::Ready(read) = pin!(self.io.read_buf(&mut self.rbuf)).poll(cx) {
-                return Poll::Ready(Step::Read(read));
-            }
-        }
-        Poll::Pending
     }
 
     fn handle(&mut self, step: Step) -> Result<(), Ended> {

@@ -20,6 +20,7 @@ use http::HeaderMap;
 
 pub(crate) use driver::{Settings, run};
 use outbox::Outbox;
+use outgoing::Single;
 pub(crate) use outgoing::{Outgoing, SendDeflate};
 use topics::Subscriptions;
 
@@ -192,8 +193,11 @@ impl Connection {
     ///
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
-    pub async fn send_text(&self, text: impl Into<Text>) -> Result<(), SendError> {
-        self.send(Message::Text(text.into())).await
+    pub fn send_text(
+        &self,
+        text: impl Into<Text>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        self.send(Message::Text(text.into()))
     }
 
     /// Sends a binary message; see [`send_text`](Connection::send_text).
@@ -203,8 +207,11 @@ impl Connection {
     ///
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
-    pub async fn send_binary(&self, data: impl Into<Bytes>) -> Result<(), SendError> {
-        self.send(Message::Binary(data.into())).await
+    pub fn send_binary(
+        &self,
+        data: impl Into<Bytes>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        self.send(Message::Binary(data.into()))
     }
 
     /// Sends a text or binary message; see [`send_text`](Connection::send_text).
@@ -214,8 +221,13 @@ impl Connection {
     ///
     /// # Cancel safety
     /// Cancel safe: the message is either queued whole or not at all.
-    pub async fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.inner.outbox.push(&Outgoing::new(message.into())).await
+    pub fn send(
+        &self,
+        message: impl Into<Message>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        // A plain function around one future: each layer of `async fn` would hold its own
+        // copy of the message in every callback that sends.
+        self.inner.outbox.push(Single(message.into()))
     }
 
     /// Queues a message if it fits, without waiting, and says what happened.
@@ -236,7 +248,7 @@ impl Connection {
     /// [`SendError::Full`] under [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) when
     /// the queue has no room; otherwise as [`send_text`](Connection::send_text).
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.inner.outbox.try_push(&Outgoing::new(message.into()))
+        self.inner.outbox.try_push(&Single(message.into()))
     }
 
     /// Bytes queued for this connection and not yet written to the socket.

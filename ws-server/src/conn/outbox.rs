@@ -14,7 +14,7 @@ use std::{
 use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
-use super::outgoing::{Outgoing, SendDeflate};
+use super::outgoing::{FrameSource, SendDeflate};
 use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
 
 /// The close this side decided on: its code and reason.
@@ -88,7 +88,7 @@ impl Outbox {
     }
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
-    pub(crate) fn offer(&self, out: &Outgoing) -> Offer {
+    pub(crate) fn offer(&self, out: &impl FrameSource) -> Offer {
         // Encoded (and compressed) outside the lock, at most once per message and window.
         let frame = out.frame(self.deflate.as_ref());
         let mut state = self.lock();
@@ -118,8 +118,15 @@ impl Outbox {
     ///
     /// # Cancel safety
     /// Cancel safe: the message is queued whole or not at all.
-    pub(crate) async fn push(&self, out: &Outgoing) -> Result<(), SendError> {
+    pub(crate) async fn push(&self, out: impl FrameSource) -> Result<(), SendError> {
+        let out = &out;
+        match self.offer(out) {
+            Offer::Queued => return Ok(()),
+            Offer::Refused(error) => return Err(error),
+            Offer::Full => {}
+        }
         loop {
+            // Listen before offering again, so that room freed in between is not missed.
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
@@ -133,7 +140,7 @@ impl Outbox {
     }
 
     /// Queues a message without waiting.
-    pub(crate) fn try_push(&self, out: &Outgoing) -> Result<(), SendError> {
+    pub(crate) fn try_push(&self, out: &impl FrameSource) -> Result<(), SendError> {
         match self.offer(out) {
             Offer::Queued => Ok(()),
             Offer::Full => Err(SendError::Full),
@@ -179,20 +186,31 @@ impl Outbox {
         self.signal.register(waker);
     }
 
-    /// Moves every queued frame to `into` for writing. With nothing queued, registers
-    /// `waker` to be woken by the next push and returns `false`.
-    pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>, waker: &Waker) -> bool {
+    /// Moves every queued frame to `into` for writing; `false` if none was queued.
+    ///
+    /// The task is awake and will take again before it sleeps, so pushes need not wake it
+    /// until it [parks](Outbox::park): waking a running task only makes it poll again.
+    pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>) -> bool {
         let mut state = self.lock();
+        state.owner = None;
         if state.frames.is_empty() {
-            match &state.owner {
-                Some(owner) if owner.will_wake(waker) => {}
-                _ => state.owner = Some(waker.clone()),
-            }
             return false;
         }
         into.append(&mut state.frames);
-        // The task writes until `into` is empty and then takes again: no wake-ups needed.
-        state.owner = None;
+        true
+    }
+
+    /// The task is about to sleep: registers `waker` for the next push, unless frames
+    /// were queued since the last [`take`](Outbox::take) (then returns `false`: take them).
+    pub(crate) fn park(&self, waker: &Waker) -> bool {
+        let mut state = self.lock();
+        if !state.frames.is_empty() {
+            return false;
+        }
+        match &state.owner {
+            Some(owner) if owner.will_wake(waker) => {}
+            _ => state.owner = Some(waker.clone()),
+        }
         true
     }
 

@@ -11,6 +11,36 @@ use crate::{
 /// Window sizes a compressed frame can be made for: 9 to 15 bits.
 const WINDOWS: usize = 7;
 
+/// Makes the frame a connection sends for a message.
+pub(crate) trait FrameSource {
+    /// The frame for a connection with these compression settings (`None`: no
+    /// compression).
+    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame;
+}
+
+impl<T: FrameSource> FrameSource for &T {
+    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame {
+        (**self).frame(deflate)
+    }
+}
+
+/// A message for one connection: encoded when queued, nothing kept.
+pub(crate) struct Single(pub(crate) Message);
+
+impl FrameSource for Single {
+    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame {
+        let payload = self.0.payload();
+        match deflate {
+            Some(deflate) if payload.len() >= deflate.threshold => {
+                let bits = deflate.params.server_max_window_bits;
+                OutFrame::compressed(&self.0, compress(payload, bits, deflate.level))
+            }
+            _ => OutFrame::message(self.0.clone()),
+        }
+    }
+}
+
+/// A message for many connections.
 pub(crate) struct Outgoing {
     message: Message,
     plain: OnceLock<OutFrame>,
@@ -25,10 +55,11 @@ impl Outgoing {
             compressed: Default::default(),
         }
     }
+}
 
-    /// The frame for a connection with these compression settings (`None`: no
-    /// compression). Every connection with the same settings gets the same bytes.
-    pub(crate) fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame {
+impl FrameSource for Outgoing {
+    /// Every connection with the same settings gets the same bytes.
+    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame {
         let payload = self.message.payload();
         match deflate {
             Some(deflate) if payload.len() >= deflate.threshold => {

@@ -260,7 +260,13 @@ impl Decoder {
             buf.reserve(want);
             return Ok(None);
         }
-        let payload = buf.split_to(frame.len).freeze();
+        // The last frame in the buffer takes the buffer itself: no shared header to
+        // allocate, and nothing is left behind to hold memory while the peer is quiet.
+        let payload = if frame.len == buf.len() {
+            std::mem::take(buf).freeze()
+        } else {
+            buf.split_to(frame.len).freeze()
+        };
         let header = frame.header;
         let text = frame.text;
         self.frame = None;

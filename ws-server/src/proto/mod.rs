@@ -15,8 +15,7 @@ mod utf8;
 
 pub use close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload, truncate_reason};
 pub use decoder::{Decoder, Event};
-pub(crate) use deflate::compress;
-pub use deflate::{DeflateParams, Inflater, negotiate_deflate};
+pub use deflate::{DeflateParams, Inflater, compress, negotiate_deflate};
 pub use encode::OutFrame;
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, MAX_HEADER_LEN};

@@ -22,7 +22,6 @@ pub(crate) use rejection::HandshakeRejection;
 use crate::{
     Connection, Handler, Origins, Request, ServerHandle, Subprotocols,
     conn::{self, SendDeflate, Settings},
-    hub::TaskGuard,
     proto::{DeflateParams, negotiate_deflate},
     registry::Members,
     rejection::{Body, plain_response},
@@ -137,30 +136,32 @@ async fn upgrade<H: Handler>(
     let settings = cx.settings;
     let task = hub.task_started();
     tokio::spawn(async move {
-        // Counted among the open connections until the connection has ended.
-        let _slot = slot;
         match on_upgrade.await {
-            Ok(upgraded) => run_upgraded(upgraded, handler, conn, settings, params, task).await,
+            // Counted among the open connections until the connection has ended.
+            Ok(upgraded) => run_upgraded(upgraded, handler, conn, settings, params, (task, slot)),
             Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
         }
     });
     switching_protocols(accept_key, extensions, protocol)
 }
 
-/// Runs the connection on the upgraded socket, unwrapped from hyper's box where its type
-/// is known (plain TCP, or TLS over TCP) so that reads and writes are direct calls.
-async fn run_upgraded<H: Handler>(
+/// Starts the connection's task on the upgraded socket, unwrapped from hyper's box where
+/// its type is known (plain TCP, or TLS over TCP) so that reads and writes are direct
+/// calls. The task is the connection's driver alone, sized for it, not for this wait.
+fn run_upgraded<H: Handler, K: Send + 'static>(
     upgraded: Upgraded,
     handler: H,
     conn: Connection,
     settings: Settings,
     params: Option<DeflateParams>,
-    task: TaskGuard,
+    keep: K,
 ) {
     let upgraded = match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => {
             let io = parts.io.into_inner();
-            return conn::run(io, parts.read_buf, handler, conn, settings, params, task).await;
+            let run = conn::run(io, parts.read_buf, handler, conn, settings, params, keep);
+            tokio::spawn(run);
+            return;
         }
         Err(upgraded) => upgraded,
     };
@@ -169,12 +170,22 @@ async fn run_upgraded<H: Handler>(
     {
         Ok(parts) => {
             let io = parts.io.into_inner();
-            return conn::run(io, parts.read_buf, handler, conn, settings, params, task).await;
+            let run = conn::run(io, parts.read_buf, handler, conn, settings, params, keep);
+            tokio::spawn(run);
+            return;
         }
         Err(upgraded) => upgraded,
     };
     let io = TokioIo::new(upgraded);
-    conn::run(io, Bytes::new(), handler, conn, settings, params, task).await;
+    tokio::spawn(conn::run(
+        io,
+        Bytes::new(),
+        handler,
+        conn,
+        settings,
+        params,
+        keep,
+    ));
 }
 
 fn switching_protocols(

@@ -23,6 +23,8 @@ pub(crate) async fn run(listener: TcpListener) -> io::Result<()> {
     }
 }
 
+// The handshake callback's error type is tungstenite's own.
+#[allow(clippy::result_large_err)]
 async fn serve(
     stream: TcpStream,
     hub: Hub<Message>,

@@ -13,9 +13,23 @@ thread_local! {
     static COMPRESSORS: RefCell<Vec<((u8, u8), Compress)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// The message payload of `data` compressed with a `window_bits` window: raw deflate, sync
-/// flushed, without the trailing `00 00 ff ff`.
-pub(crate) fn compress(data: &[u8], window_bits: u8, level: u8) -> Bytes {
+/// The message payload of `data` compressed with a `window_bits` window (9 to 15) at
+/// `level` (0 to 9): raw deflate, sync flushed, without the trailing `00 00 ff ff`, as
+/// permessage-deflate sends it. The compressor is the thread's, reset after each message.
+///
+/// ```
+/// use ws_server::proto::{Inflater, compress};
+/// let text = "hello hello hello hello".repeat(10);
+/// let payload = compress(text.as_bytes(), 15, 1);
+/// assert!(payload.len() < text.len());
+///
+/// let mut inflater = Inflater::new(15);
+/// let mut out = Vec::new();
+/// inflater.inflate(&payload, &mut out, 1 << 20).unwrap();
+/// inflater.finish_message(&mut out, 1 << 20).unwrap();
+/// assert_eq!(out, text.as_bytes());
+/// ```
+pub fn compress(data: &[u8], window_bits: u8, level: u8) -> Bytes {
     COMPRESSORS.with(|cell| {
         let mut compressors = cell.borrow_mut();
         let key = (window_bits, level);

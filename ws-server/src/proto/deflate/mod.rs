@@ -7,7 +7,7 @@ mod negotiate;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use compress::compress;
+pub use compress::compress;
 pub use inflate::Inflater;
 pub use negotiate::negotiate_deflate;
 
