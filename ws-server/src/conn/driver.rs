@@ -22,6 +22,7 @@ use tracing::{debug, error, info};
 
 use super::{
     Connection,
+    read_sizing::{READ_CHUNK, STACK_READ, first_buffer_len},
     outbox::CloseStatus,
     timers::{Expired, Timers},
     writer::Writer,
@@ -29,13 +30,11 @@ use super::{
 use crate::{
     Backpressure, CloseCode, Compression, Handler, Heartbeat, Limits, Message,
     hub::SHUTDOWN_REASON,
-    proto::{CloseFrame, Decoder, DeflateParams, Event, OutFrame, ProtocolError},
+    proto::{
+        CloseFrame, Decoder, DeflateParams, Event, MAX_HEADER_LEN, OutFrame, ProtocolError,
+    },
 };
 
-/// Free space kept in the read buffer before each read, while it holds a partial frame.
-const READ_CHUNK: usize = 8 * 1024;
-/// What one read takes when nothing is buffered: into the stack, then copied out.
-const STACK_READ: usize = 16 * 1024;
 
 /// What a connection task needs to know besides its handler.
 #[derive(Debug, Clone, Copy)]
@@ -290,7 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 return Poll::Ready(Step::Read(read));
             }
             // Going to sleep: unless frames were queued meanwhile, a push wakes the task.
-            if !self.writer.is_idle() || self.conn.outbox().park(cx.waker()) {
+            if !self.writer.is_idle() || self.conn.outbox().park() {
                 return Poll::Pending;
             }
         }
@@ -300,7 +299,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// only what arrived, so that an idle connection owns no read buffer.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
         if !self.rbuf.is_empty() {
-            if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 2 {
+            // The decoder makes room for the rest of a frame it has begun; a header still
+            // needs room of its own.
+            if self.rbuf.capacity() - self.rbuf.len() < MAX_HEADER_LEN {
                 self.rbuf.reserve(READ_CHUNK);
             }
             return pin!(self.io.read_buf(&mut self.rbuf)).poll(cx);
@@ -310,13 +311,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let mut buf = ReadBuf::uninit(&mut chunk);
         ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
         let read = buf.filled();
-        if read.len() == STACK_READ {
-            // More is probably waiting: room for it, so the next read goes straight in.
-            self.rbuf = BytesMut::with_capacity(2 * STACK_READ);
-            self.rbuf.extend_from_slice(read);
-        } else {
-            self.rbuf = BytesMut::from(read);
-        }
+        self.rbuf = BytesMut::with_capacity(first_buffer_len(read));
+        self.rbuf.extend_from_slice(read);
         Poll::Ready(Ok(read.len()))
     }
 
@@ -368,7 +364,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     if self.ending.is_none() {
                         let grace = self.conn.outbox().grace();
                         info!(conn = %id, queued = self.conn.queued_bytes(), ?grace, "slow consumer: its queue is full");
-                        self.timers.grace = Some(tokio::time::Instant::now() + grace);
+                        self.timers.start_grace(tokio::time::Instant::now() + grace);
                     }
                 }
                 Ok(())

@@ -4,6 +4,7 @@ mod driver;
 mod outbox;
 mod outgoing;
 mod peers;
+mod read_sizing;
 mod timers;
 mod topics;
 mod writer;
@@ -248,7 +249,7 @@ impl Connection {
     /// [`SendError::Full`] under [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) when
     /// the queue has no room; otherwise as [`send_text`](Connection::send_text).
     pub fn try_send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.inner.outbox.try_push(&Single(message.into()))
+        self.inner.outbox.try_push(Single(message.into()))
     }
 
     /// Bytes queued for this connection and not yet written to the socket.

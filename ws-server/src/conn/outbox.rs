@@ -6,7 +6,7 @@ use std::{
     mem,
     sync::{
         Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     task::Waker,
 };
@@ -23,8 +23,8 @@ pub(crate) type CloseStatus = (CloseCode, String);
 /// What became of a message offered to the queue.
 pub(crate) enum Offer {
     Queued,
-    /// Wait policy: the message does not fit yet.
-    Full,
+    /// Wait policy: the message does not fit yet (here it is back).
+    Full(OutFrame),
     Refused(SendError),
 }
 
@@ -38,8 +38,16 @@ pub(crate) struct Outbox {
     aborted: AtomicBool,
     /// A frame overflowed the queue under the close policy (set under the lock).
     slow: AtomicBool,
-    /// Wakes the task for a close, a slow consumer or an abort, whatever it is doing.
+    /// Wakes the task: for frames while it sleeps, and for a close, a slow consumer or an
+    /// abort whatever it is doing.
     signal: AtomicWaker,
+    /// Bytes queued or taken by the task and not yet written.
+    bytes: AtomicUsize,
+    /// Frames are queued that the task has not taken.
+    pending: AtomicBool,
+    /// The task is running and will look for frames before it sleeps: pushes need not
+    /// wake it (waking a running task only makes it poll again).
+    awake: AtomicBool,
     /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
     room: Notify,
     backpressure: Backpressure,
@@ -50,23 +58,7 @@ pub(crate) struct Outbox {
 #[derive(Debug, Default)]
 struct State {
     frames: VecDeque<OutFrame>,
-    /// Bytes queued or taken by the task and not yet written.
-    bytes: usize,
-    /// The connection task, when it waits for frames.
-    owner: Option<Waker>,
     close: Option<CloseStatus>,
-}
-
-/// A wake-up to deliver once the lock is released.
-#[must_use]
-struct Wake(Option<Waker>);
-
-impl Drop for Wake {
-    fn drop(&mut self) {
-        if let Some(waker) = self.0.take() {
-            waker.wake();
-        }
-    }
 }
 
 impl Outbox {
@@ -77,6 +69,9 @@ impl Outbox {
             aborted: AtomicBool::new(false),
             slow: AtomicBool::new(false),
             signal: AtomicWaker::new(),
+            bytes: AtomicUsize::new(0),
+            pending: AtomicBool::new(false),
+            awake: AtomicBool::new(false),
             room: Notify::new(),
             backpressure,
             deflate,
@@ -88,10 +83,8 @@ impl Outbox {
     }
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
-    pub(crate) fn offer(&self, out: &impl FrameSource) -> Offer {
-        // Encoded (and compressed) outside the lock, at most once per message and window.
-        let frame = out.frame(self.deflate.as_ref());
-        let mut state = self.lock();
+    fn offer(&self, frame: OutFrame) -> Offer {
+        let state = self.lock();
         if state.close.is_some() {
             return Offer::Refused(SendError::Closed);
         }
@@ -99,8 +92,9 @@ impl Outbox {
             return Offer::Refused(SendError::SlowConsumer);
         }
         let len = frame.wire_len();
-        if state.bytes == 0 || state.bytes + len <= self.backpressure.max_queue_len() {
-            let _wake = enqueue(&mut state, frame);
+        let bytes = self.bytes.load(Ordering::Acquire);
+        if bytes == 0 || bytes + len <= self.backpressure.max_queue_len() {
+            self.enqueue(state, frame);
             return Offer::Queued;
         }
         match self.backpressure.slow_consumer() {
@@ -110,7 +104,7 @@ impl Outbox {
                 Offer::Refused(SendError::SlowConsumer)
             }
             SlowConsumer::Drop => Offer::Refused(SendError::Dropped),
-            SlowConsumer::Wait => Offer::Full,
+            SlowConsumer::Wait => Offer::Full(frame),
         }
     }
 
@@ -119,42 +113,42 @@ impl Outbox {
     /// # Cancel safety
     /// Cancel safe: the message is queued whole or not at all.
     pub(crate) async fn push(&self, out: impl FrameSource) -> Result<(), SendError> {
-        let out = &out;
-        match self.offer(out) {
+        // Encoded (and compressed) outside the lock, at most once per message and window.
+        let mut frame = match self.offer(out.into_frame(self.deflate.as_ref())) {
             Offer::Queued => return Ok(()),
             Offer::Refused(error) => return Err(error),
-            Offer::Full => {}
-        }
+            Offer::Full(frame) => frame,
+        };
         loop {
             // Listen before offering again, so that room freed in between is not missed.
             let room = self.room.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            match self.offer(out) {
+            frame = match self.offer(frame) {
                 Offer::Queued => return Ok(()),
                 Offer::Refused(error) => return Err(error),
-                Offer::Full => {}
-            }
+                Offer::Full(frame) => frame,
+            };
             room.await;
         }
     }
 
     /// Queues a message without waiting.
-    pub(crate) fn try_push(&self, out: &impl FrameSource) -> Result<(), SendError> {
-        match self.offer(out) {
+    pub(crate) fn try_push(&self, out: impl FrameSource) -> Result<(), SendError> {
+        match self.offer(out.into_frame(self.deflate.as_ref())) {
             Offer::Queued => Ok(()),
-            Offer::Full => Err(SendError::Full),
+            Offer::Full(_) => Err(SendError::Full),
             Offer::Refused(error) => Err(error),
         }
     }
 
     /// Queues a ping or pong, which the bound does not apply to; refused once closing.
     pub(crate) fn push_control(&self, frame: OutFrame) -> bool {
-        let mut state = self.lock();
+        let state = self.lock();
         if state.close.is_some() {
             return false;
         }
-        let _wake = enqueue(&mut state, frame);
+        self.enqueue(state, frame);
         true
     }
 
@@ -172,27 +166,27 @@ impl Outbox {
         );
         state.close = Some(status.unwrap_or((CloseCode::NO_STATUS, String::new())));
         self.closing.store(true, Ordering::Release);
-        let wake = enqueue(&mut state, frame);
-        drop(state);
-        drop(wake);
+        self.enqueue(state, frame);
         self.signal.wake();
         self.room.notify_waiters();
         true
     }
 
-    /// Registers the task to be woken when a close is queued, a consumer turns slow or the
-    /// server aborts the connection.
+    /// Registers the task to be woken when frames are queued while it sleeps, a close is
+    /// queued, a consumer turns slow or the server aborts the connection; and notes that
+    /// the task is awake, until it [parks](Outbox::park).
     pub(crate) fn watch(&self, waker: &Waker) {
         self.signal.register(waker);
+        self.awake.store(true, Ordering::Relaxed);
     }
 
     /// Moves every queued frame to `into` for writing; `false` if none was queued.
-    ///
-    /// The task is awake and will take again before it sleeps, so pushes need not wake it
-    /// until it [parks](Outbox::park): waking a running task only makes it poll again.
     pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>) -> bool {
+        if !self.pending.load(Ordering::Acquire) {
+            return false;
+        }
         let mut state = self.lock();
-        state.owner = None;
+        self.pending.store(false, Ordering::Relaxed);
         if state.frames.is_empty() {
             return false;
         }
@@ -200,33 +194,45 @@ impl Outbox {
         true
     }
 
-    /// The task is about to sleep: registers `waker` for the next push, unless frames
-    /// were queued since the last [`take`](Outbox::take) (then returns `false`: take them).
-    pub(crate) fn park(&self, waker: &Waker) -> bool {
-        let mut state = self.lock();
-        if !state.frames.is_empty() {
+    /// The task is about to sleep: from now on a push wakes it. Returns `false` (stay
+    /// awake and take them) if frames were queued since the last [`take`](Outbox::take).
+    pub(crate) fn park(&self) -> bool {
+        // Either this load sees a push's `pending`, or that push sees `awake` cleared and
+        // wakes the task (both sides store, then load, sequentially consistent).
+        self.awake.store(false, Ordering::SeqCst);
+        if self.pending.load(Ordering::SeqCst) {
+            self.awake.store(true, Ordering::Relaxed);
             return false;
-        }
-        match &state.owner {
-            Some(owner) if owner.will_wake(waker) => {}
-            _ => state.owner = Some(waker.clone()),
         }
         true
     }
 
     /// `bytes` of taken frames were written: that much room is free again.
     pub(crate) fn written(&self, bytes: usize) {
-        let mut state = self.lock();
-        state.bytes = state.bytes.saturating_sub(bytes);
-        drop(state);
+        let _ = self
+            .bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                Some(queued.saturating_sub(bytes))
+            });
         if self.backpressure.slow_consumer() == SlowConsumer::Wait {
             self.room.notify_waiters();
         }
     }
 
+    /// Appends `frame` and releases the lock; wakes the task if it sleeps.
+    fn enqueue(&self, mut state: MutexGuard<'_, State>, frame: OutFrame) {
+        self.bytes.fetch_add(frame.wire_len(), Ordering::AcqRel);
+        state.frames.push_back(frame);
+        self.pending.store(true, Ordering::SeqCst);
+        drop(state);
+        if !self.awake.load(Ordering::SeqCst) {
+            self.signal.wake();
+        }
+    }
+
     /// Bytes queued or being written.
     pub(crate) fn queued_bytes(&self) -> usize {
-        self.lock().bytes
+        self.bytes.load(Ordering::Acquire)
     }
 
     /// Whether a frame overflowed the queue under the close policy.
@@ -244,7 +250,7 @@ impl Outbox {
     pub(crate) fn drop_queued(&self, in_flight: usize) {
         let mut state = self.lock();
         state.frames = VecDeque::new();
-        state.bytes = in_flight;
+        self.bytes.store(in_flight, Ordering::Release);
     }
 
     /// Whether a close frame has been queued.
@@ -271,7 +277,7 @@ impl Outbox {
     pub(crate) fn shut(&self) {
         let mut state = self.lock();
         let frames = mem::take(&mut state.frames);
-        state.bytes = 0;
+        self.bytes.store(0, Ordering::Release);
         if state.close.is_none() {
             state.close = Some((CloseCode::ABNORMAL, String::new()));
         }
@@ -292,10 +298,4 @@ impl Outbox {
             .map(|frame| frame.payload().clone())
             .collect()
     }
-}
-
-fn enqueue(state: &mut State, frame: OutFrame) -> Wake {
-    state.bytes += frame.wire_len();
-    state.frames.push_back(frame);
-    Wake(state.owner.take())
 }

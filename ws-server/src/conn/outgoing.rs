@@ -15,27 +15,21 @@ const WINDOWS: usize = 7;
 pub(crate) trait FrameSource {
     /// The frame for a connection with these compression settings (`None`: no
     /// compression).
-    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame;
+    fn into_frame(self, deflate: Option<&SendDeflate>) -> OutFrame;
 }
 
-impl<T: FrameSource> FrameSource for &T {
-    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame {
-        (**self).frame(deflate)
-    }
-}
-
-/// A message for one connection: encoded when queued, nothing kept.
+/// A message for one connection: encoded when queued, its payload moved into the frame.
 pub(crate) struct Single(pub(crate) Message);
 
 impl FrameSource for Single {
-    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame {
+    fn into_frame(self, deflate: Option<&SendDeflate>) -> OutFrame {
         let payload = self.0.payload();
         match deflate {
             Some(deflate) if payload.len() >= deflate.threshold => {
                 let bits = deflate.params.server_max_window_bits;
                 OutFrame::compressed(&self.0, compress(payload, bits, deflate.level))
             }
-            _ => OutFrame::message(self.0.clone()),
+            _ => OutFrame::message(self.0),
         }
     }
 }
@@ -57,9 +51,9 @@ impl Outgoing {
     }
 }
 
-impl FrameSource for Outgoing {
+impl FrameSource for &Outgoing {
     /// Every connection with the same settings gets the same bytes.
-    fn frame(&self, deflate: Option<&SendDeflate>) -> OutFrame {
+    fn into_frame(self, deflate: Option<&SendDeflate>) -> OutFrame {
         let payload = self.message.payload();
         match deflate {
             Some(deflate) if payload.len() >= deflate.threshold => {

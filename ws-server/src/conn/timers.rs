@@ -28,24 +28,29 @@ pub(crate) enum Expired {
 pub(crate) struct Timers {
     sleep: Pin<Box<Sleep>>,
     armed: Option<Instant>,
+    /// The armed timer was polled and will wake the task.
+    waiting: bool,
     heartbeat: Heartbeat,
-    pub(crate) close: Option<Instant>,
-    pub(crate) grace: Option<Instant>,
+    close: Option<Instant>,
+    grace: Option<Instant>,
     /// When to send the next ping.
-    pub(crate) ping: Option<Instant>,
+    ping: Option<Instant>,
     /// When the ping sent last must have been answered.
-    pub(crate) pong: Option<Instant>,
+    pong: Option<Instant>,
     /// When to check for idleness next.
     idle_check: Option<Instant>,
     last_message: Instant,
+    /// The earliest deadline, kept up to date by every change.
+    next: Option<Instant>,
 }
 
 impl Timers {
     pub(crate) fn new(heartbeat: Heartbeat) -> Timers {
         let now = Instant::now();
-        Timers {
+        let mut timers = Timers {
             sleep: Box::pin(sleep_until(now)),
             armed: None,
+            waiting: false,
             heartbeat,
             close: None,
             grace: None,
@@ -53,7 +58,10 @@ impl Timers {
             pong: None,
             idle_check: heartbeat.idle_after().map(|after| now + after),
             last_message: now,
-        }
+            next: None,
+        };
+        timers.update();
+        timers
     }
 
     /// Whether the idle timeout is on, so that message times are worth recording.
@@ -66,7 +74,15 @@ impl Timers {
     }
 
     pub(crate) fn pong_received(&mut self) {
-        self.pong = None;
+        if self.pong.take().is_some() {
+            self.update();
+        }
+    }
+
+    /// Starts the slow consumer's grace period, which ends at `at`.
+    pub(crate) fn start_grace(&mut self, at: Instant) {
+        self.grace = Some(at);
+        self.update();
     }
 
     /// Once closing, the heartbeat and idle checks no longer matter.
@@ -76,10 +92,12 @@ impl Timers {
         self.pong = None;
         self.idle_check = None;
         self.grace = None;
+        self.update();
     }
 
-    fn earliest(&self) -> Option<Instant> {
-        [
+    /// Recomputes the earliest deadline; called by everything that changes one.
+    fn update(&mut self) {
+        self.next = [
             self.close,
             self.grace,
             self.ping,
@@ -88,19 +106,26 @@ impl Timers {
         ]
         .into_iter()
         .flatten()
-        .min()
+        .min();
     }
 
     /// Ready when the earliest deadline has come.
     pub(crate) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.earliest() else {
+        let Some(deadline) = self.next else {
             return Poll::Pending;
         };
         if self.armed != Some(deadline) {
             self.sleep.as_mut().reset(deadline);
             self.armed = Some(deadline);
+            self.waiting = false;
+        }
+        // Once the timer holds the task's waker (the same for the task's whole life), a
+        // look at its state is enough: polling it again on every step costs more.
+        if self.waiting && !self.sleep.is_elapsed() {
+            return Poll::Pending;
         }
         let due = self.sleep.as_mut().poll(cx);
+        self.waiting = due.is_pending();
         if due.is_ready() {
             self.armed = None;
         }
@@ -110,6 +135,12 @@ impl Timers {
     /// Handles every deadline that has passed: returns what expired (the most serious
     /// first), and whether a ping is due now.
     pub(crate) fn fire(&mut self) -> (Option<Expired>, bool) {
+        let fired = self.expire();
+        self.update();
+        fired
+    }
+
+    fn expire(&mut self) -> (Option<Expired>, bool) {
         let now = Instant::now();
         let passed = |deadline: Option<Instant>| deadline.is_some_and(|at| at <= now);
         if passed(self.close) {
