@@ -88,7 +88,15 @@ impl ServerProcess {
     /// Starts `kind` on an ephemeral loopback port, pinned to `core` with `taskset` when
     /// one is given, and waits until it listens.
     pub fn start(kind: Kind, core: Option<usize>) -> io::Result<ServerProcess> {
-        let binary = sibling_binary("bench-server")?;
+        ServerProcess::start_binary(&sibling_binary("bench-server")?, kind, core)
+    }
+
+    /// [`start`](ServerProcess::start), with the `bench-server` binary at `binary`.
+    pub fn start_binary(
+        binary: &std::path::Path,
+        kind: Kind,
+        core: Option<usize>,
+    ) -> io::Result<ServerProcess> {
         let mut command = match core {
             Some(core) => {
                 let mut command = Command::new("taskset");

@@ -22,19 +22,16 @@ use tracing::{debug, error, info};
 
 use super::{
     Connection,
-    read_sizing::{READ_CHUNK, STACK_READ, first_buffer_len},
     outbox::CloseStatus,
+    read_sizing::{READ_CHUNK, STACK_READ, first_buffer_len},
     timers::{Expired, Timers},
     writer::Writer,
 };
 use crate::{
     Backpressure, CloseCode, Compression, Handler, Heartbeat, Limits, Message,
     hub::SHUTDOWN_REASON,
-    proto::{
-        CloseFrame, Decoder, DeflateParams, Event, MAX_HEADER_LEN, OutFrame, ProtocolError,
-    },
+    proto::{CloseFrame, Decoder, DeflateParams, Event, MAX_HEADER_LEN, OutFrame, ProtocolError},
 };
-
 
 /// What a connection task needs to know besides its handler.
 #[derive(Debug, Clone, Copy)]

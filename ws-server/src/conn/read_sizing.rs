@@ -25,7 +25,9 @@ pub(super) fn first_buffer_len(read: &[u8]) -> usize {
             .map_or(usize::MAX, |len| len.saturating_add(header_len)),
         _ => 0,
     };
-    frame_len.min(read.len().saturating_mul(TRUST_FACTOR)).max(read.len())
+    frame_len
+        .min(read.len().saturating_mul(TRUST_FACTOR))
+        .max(read.len())
 }
 
 #[cfg(test)]
