@@ -188,11 +188,15 @@ fn fill_slices<'a>(
 }
 
 /// Copies the bytes still to write (which [`fits`] in `out`) into `out`; returns how many.
-fn copy_into(frames: &VecDeque<OutFrame>, offset: usize, out: &mut [u8]) -> usize {
+fn copy_into(frames: &VecDeque<OutFrame>, mut skip: usize, out: &mut [u8]) -> usize {
     let mut len = 0;
-    for piece in pieces(frames, offset) {
-        out[len..len + piece.len()].copy_from_slice(piece);
-        len += piece.len();
+    for frame in frames {
+        for piece in [frame.header(), &frame.payload()[..]] {
+            let rest = piece.get(skip..).unwrap_or_default();
+            skip = skip.saturating_sub(piece.len());
+            out[len..len + rest.len()].copy_from_slice(rest);
+            len += rest.len();
+        }
     }
     len
 }

@@ -124,6 +124,14 @@ impl Decoder {
     /// Any [`ProtocolError`]; its [`close_code`](ProtocolError::close_code) is the answer.
     /// Call [`discard`](Decoder::discard) before decoding further.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        if self.frame.is_none() && self.message.is_none() && !self.discarding {
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if let Some(event) = self.decode_whole(buf)? {
+                return Ok(Some(event));
+            }
+        }
         loop {
             if self.frame.is_none() {
                 let Some((header, header_len)) = FrameHeader::parse(buf)? else {
@@ -156,6 +164,54 @@ impl Decoder {
                 return Ok(Some(event));
             }
         }
+    }
+
+    /// The common case in one step: a whole, final, uncompressed text or binary frame at
+    /// the front of `buf`, with no message in progress. Every other case (`Ok(None)`) is
+    /// left untouched to the general path, which applies the same rules.
+    fn decode_whole(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        let Ok(Some((header, header_len))) = FrameHeader::parse(buf) else {
+            return Ok(None);
+        };
+        let Some(key) = header.mask else {
+            return Ok(None);
+        };
+        let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        let limits = self.limits;
+        let whole = header.fin
+            && !(header.rsv1 || header.rsv2 || header.rsv3)
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && len <= limits.max_payload_len()
+            && len <= limits.max_message_len()
+            && limits.max_frame_count() >= 1
+            && buf.len() - header_len >= len;
+        if !whole {
+            return Ok(None);
+        }
+        buf.advance(header_len);
+        apply_mask(&mut buf[..len], key, 0);
+        let text = header.opcode == OpCode::Text;
+        if text && simdutf8::basic::from_utf8(&buf[..len]).is_err() {
+            // As the general path leaves it: the frame pending, its payload unmasked.
+            self.frame = Some(PendingFrame {
+                header,
+                len,
+                seen: len,
+                text,
+                compressed: false,
+            });
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        let payload = if len == buf.len() {
+            std::mem::take(buf).freeze()
+        } else {
+            buf.split_to(len).freeze()
+        };
+        Ok(Some(Event::Message(if text {
+            Message::Text(Text::from_validated(payload))
+        } else {
+            Message::Binary(payload)
+        })))
     }
 
     /// Validates the pending frame's header against the RFC, the limits and the state of

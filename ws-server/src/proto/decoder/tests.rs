@@ -301,3 +301,50 @@ fn an_announced_payload_does_not_reserve_memory_before_it_arrives() {
     }
     panic!("the frame was never completed");
 }
+
+#[test]
+fn a_whole_invalid_text_frame_fails_and_is_skipped_once_discarding() {
+    let mut wire = frame(true, 0x1, &[b'o', b'k', 0xff, b'!']);
+    wire.extend(frame(true, 0x2, b"after"));
+    wire.extend(frame(true, 0x8, &[0x03, 0xe8]));
+    let mut decoder = Decoder::new(Limits::DEFAULT);
+    let mut buf = BytesMut::from(&wire[..]);
+    assert_eq!(decoder.decode(&mut buf), Err(ProtocolError::InvalidUtf8));
+    decoder.discard();
+    // The bad frame's payload and the binary frame are skipped; only the close is seen.
+    assert_eq!(decoder.decode(&mut buf), Ok(Some(Event::Close(None))));
+    assert!(buf.is_empty());
+}
+
+#[test]
+fn whole_frames_decode_alike_at_once_and_byte_by_byte() {
+    let mut wire = Vec::new();
+    for (opcode, payload) in [
+        (0x1, "héllo".as_bytes()),
+        (0x2, &[0u8, 1, 2][..]),
+        (0x1, b""),
+    ] {
+        wire.extend(frame(true, opcode, payload));
+    }
+    wire.extend(frame(true, 0x2, &vec![7u8; 70_000]));
+    let at_once = decode_all(&mut Decoder::new(Limits::DEFAULT), &wire).unwrap();
+    let bytewise = decode_bytewise(&mut Decoder::new(Limits::DEFAULT), &wire).unwrap();
+    assert_eq!(at_once, bytewise);
+    assert_eq!(at_once.len(), 4);
+    assert_eq!(at_once[0], text("héllo"));
+}
+
+#[test]
+fn whole_frames_over_a_limit_still_fail() {
+    let limits = Limits::DEFAULT.max_payload(4);
+    let wire = frame(true, 0x2, b"12345");
+    assert!(matches!(
+        decode_all(&mut Decoder::new(limits), &wire),
+        Err(ProtocolError::PayloadTooLarge { .. })
+    ));
+    let wire = frame(true, 0x2, b"1");
+    assert!(matches!(
+        decode_all(&mut Decoder::new(Limits::DEFAULT.max_frames(0)), &wire),
+        Err(ProtocolError::TooManyFrames { .. })
+    ));
+}
