@@ -13,6 +13,7 @@
 mod fastws;
 mod hub;
 mod raw_tcp;
+mod stream_server;
 mod tokio_ws;
 mod tungstenite;
 mod ws_server;

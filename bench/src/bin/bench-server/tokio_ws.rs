@@ -2,11 +2,10 @@
 
 use std::io;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_websockets::{Message, ServerBuilder};
 
-use crate::hub::Hub;
+use crate::{hub::Hub, stream_server};
 
 pub(crate) async fn run(listener: TcpListener) -> io::Result<()> {
     let hub = Hub::new();
@@ -18,43 +17,6 @@ pub(crate) async fn run(listener: TcpListener) -> io::Result<()> {
 }
 
 async fn serve(stream: TcpStream, hub: Hub<Message>) -> Result<(), tokio_websockets::Error> {
-    let (request, mut ws) = ServerBuilder::new().accept(stream).await?;
-    match request.uri().path() {
-        "/sub" => {
-            let mut queue = hub.subscribe();
-            loop {
-                tokio::select! {
-                    incoming = ws.next() => match incoming {
-                        Some(Ok(message)) if !message.is_close() => {}
-                        _ => return Ok(()),
-                    },
-                    Some(message) = queue.recv() => {
-                        ws.feed(message).await?;
-                        while let Ok(message) = queue.try_recv() {
-                            ws.feed(message).await?;
-                        }
-                        ws.flush().await?;
-                    }
-                }
-            }
-        }
-        "/pub" => {
-            while let Some(message) = ws.next().await {
-                let message = message?;
-                if message.is_binary() || message.is_text() {
-                    hub.publish(&message);
-                }
-            }
-            Ok(())
-        }
-        _ => {
-            while let Some(message) = ws.next().await {
-                let message = message?;
-                if message.is_binary() || message.is_text() {
-                    ws.send(message).await?;
-                }
-            }
-            Ok(())
-        }
-    }
+    let (request, ws) = ServerBuilder::new().accept(stream).await?;
+    stream_server::serve(ws, request.uri().path(), hub).await
 }

@@ -2,7 +2,6 @@
 
 use std::io;
 
-use futures_util::{SinkExt, StreamExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::{
     accept_hdr_async,
@@ -12,7 +11,7 @@ use tokio_tungstenite::{
     },
 };
 
-use crate::hub::Hub;
+use crate::{hub::Hub, stream_server};
 
 pub(crate) async fn run(listener: TcpListener) -> io::Result<()> {
     let hub = Hub::new();
@@ -30,47 +29,10 @@ async fn serve(
     hub: Hub<Message>,
 ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
     let mut path = String::new();
-    let mut ws = accept_hdr_async(stream, |request: &Request, response: Response| {
+    let ws = accept_hdr_async(stream, |request: &Request, response: Response| {
         path = request.uri().path().to_owned();
         Ok(response)
     })
     .await?;
-    match path.as_str() {
-        "/sub" => {
-            let mut queue = hub.subscribe();
-            loop {
-                tokio::select! {
-                    incoming = ws.next() => match incoming {
-                        Some(Ok(message)) if !message.is_close() => {}
-                        _ => return Ok(()),
-                    },
-                    Some(message) = queue.recv() => {
-                        ws.feed(message).await?;
-                        while let Ok(message) = queue.try_recv() {
-                            ws.feed(message).await?;
-                        }
-                        ws.flush().await?;
-                    }
-                }
-            }
-        }
-        "/pub" => {
-            while let Some(message) = ws.next().await {
-                let message = message?;
-                if message.is_binary() || message.is_text() {
-                    hub.publish(&message);
-                }
-            }
-            Ok(())
-        }
-        _ => {
-            while let Some(message) = ws.next().await {
-                let message = message?;
-                if message.is_binary() || message.is_text() {
-                    ws.send(message).await?;
-                }
-            }
-            Ok(())
-        }
-    }
+    stream_server::serve(ws, &path, hub).await
 }
