@@ -9,6 +9,9 @@ use std::io;
 
 use crate::kind::{Kind, ServerProcess, can_pin, pin_self};
 
+/// The pause between runs.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The cores the generator and the servers run on.
 #[derive(Debug, Clone, Copy)]
 pub struct Cores {
@@ -29,8 +32,10 @@ impl Cores {
         }
     }
 
-    /// Starts a server on its core.
+    /// Starts a server on its core, after a pause that lets the kernel finish with the
+    /// previous run's sockets.
     pub fn start(&self, kind: Kind) -> io::Result<ServerProcess> {
+        std::thread::sleep(SETTLE);
         ServerProcess::start(kind, self.server)
     }
 
