@@ -109,7 +109,11 @@ impl Request {
 /// hyper's values are slices of its read buffer, which would otherwise stay alive (8 KiB
 /// or more) for as long as the connection does.
 fn detach(uri: &Uri, headers: &HeaderMap) -> (Uri, HeaderMap) {
-    let target = uri.path_and_query().map_or("/", |target| target.as_str());
+    // The usual origin-form target (`/path?query`); an absolute-form one keeps its own.
+    let target = match (uri.scheme(), uri.path_and_query()) {
+        (None, Some(target)) => target.as_str(),
+        _ => "",
+    };
     let size = target.len() + headers.values().map(|value| value.len()).sum::<usize>();
     let mut joined = Vec::with_capacity(size);
     joined.extend_from_slice(target.as_bytes());
@@ -117,7 +121,10 @@ fn detach(uri: &Uri, headers: &HeaderMap) -> (Uri, HeaderMap) {
         joined.extend_from_slice(value.as_bytes());
     }
     let joined = Bytes::from(joined);
-    let uri = Uri::from_maybe_shared(joined.slice(..target.len())).unwrap_or_else(|_| uri.clone());
+    let uri = match target {
+        "" => uri.clone(),
+        _ => Uri::from_maybe_shared(joined.slice(..target.len())).unwrap_or_else(|_| uri.clone()),
+    };
     let mut copy = HeaderMap::with_capacity(headers.len());
     let mut start = target.len();
     for (name, value) in headers {
@@ -169,6 +176,8 @@ mod tests {
         assert_eq!(copy_uri, uri);
         assert_eq!(copy, headers);
         assert!(copy["authorization"].is_sensitive());
+        let absolute: Uri = "http://example.com/chat?room=1".parse().unwrap();
+        assert_eq!(detach(&absolute, &headers).0, absolute);
         let tokens: Vec<_> = copy.get_all("x-token").iter().collect();
         assert_eq!(tokens, ["a", "b"]);
     }
