@@ -13,18 +13,17 @@ use crate::hub::Hub;
 
 pub(crate) async fn run(listener: TcpListener) -> io::Result<()> {
     let hub: Hub<Bytes> = Hub::new();
-    loop {
-        let (stream, _) = listener.accept().await?;
-        stream.set_nodelay(true)?;
+    crate::accept_each(listener, |stream| {
         let hub = hub.clone();
-        tokio::spawn(async move {
+        async move {
             let service = service_fn(move |request| upgrade_request(request, hub.clone()));
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades()
                 .await;
-        });
-    }
+        }
+    })
+    .await
 }
 
 async fn upgrade_request(

@@ -20,7 +20,7 @@ mod ws_server;
 
 use std::{io, io::Write, net::SocketAddr};
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use ws_bench::kind::Kind;
 
 fn main() -> io::Result<()> {
@@ -48,6 +48,20 @@ async fn listen() -> io::Result<TcpListener> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     announce(listener.local_addr()?)?;
     Ok(listener)
+}
+
+/// Accepts connections for ever, each with Nagle off, served by its own task.
+async fn accept_each<F, Fut>(listener: TcpListener, serve: F) -> io::Result<()>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future + Send + 'static,
+    Fut::Output: Send,
+{
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        tokio::spawn(serve(stream));
+    }
 }
 
 /// Tells the runner where the server listens.

@@ -9,11 +9,7 @@ use crate::{hub::Hub, stream_server};
 
 pub(crate) async fn run(listener: TcpListener) -> io::Result<()> {
     let hub = Hub::new();
-    loop {
-        let (stream, _) = listener.accept().await?;
-        stream.set_nodelay(true)?;
-        tokio::spawn(serve(stream, hub.clone()));
-    }
+    crate::accept_each(listener, |stream| serve(stream, hub.clone())).await
 }
 
 async fn serve(stream: TcpStream, hub: Hub<Message>) -> Result<(), tokio_websockets::Error> {
