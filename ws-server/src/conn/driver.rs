@@ -8,7 +8,7 @@ use std::{
     mem::MaybeUninit,
     panic::AssertUnwindSafe,
     pin::{Pin, pin},
-    task::{Context, Poll, ready},
+    task::{Context, Poll, Waker, ready},
     time::Duration,
 };
 
@@ -85,6 +85,8 @@ where
         ending: None,
         done_reading: false,
         slow: false,
+        registered: None,
+        parked: true,
     };
     async move {
         let (code, reason) = driver.drive(&mut handler).await;
@@ -125,6 +127,8 @@ struct Ended;
 /// Something that needs the driver's attention.
 enum Step {
     Read(io::Result<usize>),
+    /// A message arrived whole in one read, with nothing buffered before it.
+    Arrived(Message),
     WriteFailed(io::Error),
     /// A close or a slow consumer was flagged on the outbox.
     Outbox,
@@ -150,6 +154,10 @@ struct Driver<S> {
     done_reading: bool,
     /// The queue overflowed under the close policy and the grace period runs.
     slow: bool,
+    /// The waker given to the outbox, to register again only if it changes.
+    registered: Option<Waker>,
+    /// The last step told the outbox that the task sleeps.
+    parked: bool,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
@@ -176,11 +184,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.dispatch(handler, conn).await?;
             let reading = !self.done_reading;
             let step = poll_fn(|cx| self.poll_step(cx, reading)).await;
-            if let Step::Drained = step {
-                let _ = timeout(self.close_timeout, self.io.shutdown()).await;
-                return Err(Ended);
+            match step {
+                Step::Read(Ok(read)) if read > 0 => {}
+                Step::Arrived(message) => {
+                    // A close queued meanwhile stops delivery, as in `dispatch`.
+                    self.notice_close();
+                    if self.ending.is_none() {
+                        self.deliver(handler, conn, message).await?;
+                    }
+                }
+                Step::Drained => {
+                    let _ = timeout(self.close_timeout, self.io.shutdown()).await;
+                    return Err(Ended);
+                }
+                step => self.handle(step)?,
             }
-            self.handle(step)?;
         }
     }
 
@@ -200,39 +218,41 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                     continue;
                 }
             };
-            let outcome = match event {
-                Event::Message(message) => {
-                    if self.timers.tracks_idle() {
-                        self.timers.message_received();
-                    }
-                    match message {
-                        Message::Text(text) => {
-                            self.callback(pin!(guarded(handler.on_text(conn, text))))
-                                .await?
-                        }
-                        Message::Binary(data) => {
-                            self.callback(pin!(guarded(handler.on_binary(conn, data))))
-                                .await?
-                        }
-                    }
-                }
+            match event {
+                Event::Message(message) => self.deliver(handler, conn, message).await?,
                 Event::Ping(payload) => {
                     // Refused only once closing, when no pong is owed any more.
                     conn.outbox().push_control(OutFrame::pong(payload));
-                    Ok(())
                 }
-                Event::Pong(_) => {
-                    self.timers.pong_received();
-                    Ok(())
-                }
-                Event::Close(frame) => {
-                    self.on_peer_close(frame);
-                    Ok(())
-                }
-            };
-            if outcome.is_err() {
-                self.handler_panicked("a message callback");
+                Event::Pong(_) => self.timers.pong_received(),
+                Event::Close(frame) => self.on_peer_close(frame),
             }
+        }
+        Ok(())
+    }
+
+    /// Runs the handler's callback for a message.
+    async fn deliver<H: Handler>(
+        &mut self,
+        handler: &mut H,
+        conn: &Connection,
+        message: Message,
+    ) -> Result<(), Ended> {
+        if self.timers.tracks_idle() {
+            self.timers.message_received();
+        }
+        let outcome = match message {
+            Message::Text(text) => {
+                self.callback(pin!(guarded(handler.on_text(conn, text))))
+                    .await?
+            }
+            Message::Binary(data) => {
+                self.callback(pin!(guarded(handler.on_binary(conn, data))))
+                    .await?
+            }
+        };
+        if outcome.is_err() {
+            self.handler_panicked("a message callback");
         }
         Ok(())
     }
@@ -245,6 +265,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         mut callback: Callback<'_>,
     ) -> Result<Result<(), Panicked>, Ended> {
         poll_fn(|cx| {
+            self.awaken(cx);
             if let Poll::Ready(outcome) = callback.as_mut().poll(cx) {
                 return Poll::Ready(Ok(outcome));
             }
@@ -267,8 +288,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Makes what progress it can: writes, checks the outbox's flags and the timers, and
     /// (if `reading`) reads; returns what the driver must look at.
     fn poll_step(&mut self, cx: &mut Context<'_>, reading: bool) -> Poll<Step> {
+        self.awaken(cx);
         let outbox = self.conn.outbox();
-        outbox.watch(cx.waker());
         if outbox.is_aborted() {
             return Poll::Ready(Step::Aborted);
         }
@@ -282,49 +303,86 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.timers.poll_due(cx).is_ready() {
                 return Poll::Ready(Step::Timer);
             }
-            if reading && let Poll::Ready(read) = self.poll_read(cx) {
-                return Poll::Ready(Step::Read(read));
+            if reading && let Poll::Ready(step) = self.poll_read(cx) {
+                return Poll::Ready(step);
             }
             // Going to sleep: unless frames were queued meanwhile, a push wakes the task.
-            if !self.writer.is_idle() || self.conn.outbox().park() {
+            if !self.writer.is_idle() {
+                return Poll::Pending;
+            }
+            if self.conn.outbox().park() {
+                self.parked = true;
                 return Poll::Pending;
             }
         }
     }
 
+    /// Tells the outbox that the task runs (so that sends from its callbacks need not wake
+    /// it) and how to wake it, which is needed again only if the waker changed.
+    fn awaken(&mut self, cx: &Context<'_>) {
+        if !self
+            .registered
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            self.conn.outbox().register(cx.waker());
+            self.registered = Some(cx.waker().clone());
+        }
+        if self.parked {
+            self.conn.outbox().unpark();
+            self.parked = false;
+        }
+    }
+
     /// Reads what the socket has. With nothing buffered, it reads into the stack and keeps
-    /// only what arrived, so that an idle connection owns no read buffer.
-    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+    /// only what arrived, so that an idle connection owns no read buffer; a message that
+    /// arrived whole is taken from there in one step.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
         if !self.rbuf.is_empty() {
             // The decoder makes room for the rest of a frame it has begun; a header still
             // needs room of its own.
             if self.rbuf.capacity() - self.rbuf.len() < MAX_HEADER_LEN {
                 self.rbuf.reserve(READ_CHUNK);
             }
-            return pin!(self.io.read_buf(&mut self.rbuf)).poll(cx);
+            return pin!(self.io.read_buf(&mut self.rbuf))
+                .poll(cx)
+                .map(Step::Read);
         }
         self.rbuf = BytesMut::new();
         let mut chunk = [MaybeUninit::<u8>::uninit(); STACK_READ];
         let mut buf = ReadBuf::uninit(&mut chunk);
-        ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf))?;
-        let read = buf.filled();
-        self.rbuf = BytesMut::with_capacity(first_buffer_len(read));
-        self.rbuf.extend_from_slice(read);
-        Poll::Ready(Ok(read.len()))
+        if let Err(error) = ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
+            return Poll::Ready(Step::Read(Err(error)));
+        }
+        let mut read = buf.filled();
+        let arrived = self.decoder.decode_whole_from(read).map(|(message, used)| {
+            read = &read[used..];
+            message
+        });
+        if !read.is_empty() {
+            self.rbuf = BytesMut::with_capacity(first_buffer_len(read));
+            self.rbuf.extend_from_slice(read);
+        }
+        Poll::Ready(match arrived {
+            Some(message) => Step::Arrived(message),
+            None => Step::Read(Ok(read.len())),
+        })
     }
 
     /// Writes what is queued until everything is written or the socket is full.
     fn poll_writes(&mut self, cx: &mut Context<'_>) -> Option<Step> {
         let outbox = self.conn.outbox();
         loop {
-            let progress = self.writer.poll_write(&mut self.io, cx);
-            if progress.completed > 0 {
-                outbox.written(progress.completed);
-            }
-            match progress.state {
-                Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(error)) => return Some(Step::WriteFailed(error)),
-                Poll::Pending => return None,
+            if !self.writer.is_idle() {
+                let progress = self.writer.poll_write(&mut self.io, cx);
+                if progress.completed > 0 {
+                    outbox.written(progress.completed);
+                }
+                match progress.state {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(error)) => return Some(Step::WriteFailed(error)),
+                    Poll::Pending => return None,
+                }
             }
             if !outbox.take(self.writer.frames()) {
                 if self.done_reading && self.ending.is_some() {
@@ -346,6 +404,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Err(Ended)
             }
             Step::Read(Ok(_)) => Ok(()),
+            // Only a reading step takes messages, and `run` delivers them.
+            Step::Arrived(_) => unreachable!("a message outside the read loop"),
             Step::Read(Err(error)) => {
                 debug!(conn = %id, %error, "read failed");
                 Err(Ended)

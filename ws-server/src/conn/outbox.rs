@@ -11,7 +11,6 @@ use std::{
     task::Waker,
 };
 
-use futures_util::task::AtomicWaker;
 use tokio::sync::Notify;
 
 use super::outgoing::{FrameSource, SendDeflate};
@@ -38,9 +37,6 @@ pub(crate) struct Outbox {
     aborted: AtomicBool,
     /// A frame overflowed the queue under the close policy (set under the lock).
     slow: AtomicBool,
-    /// Wakes the task: for frames while it sleeps, and for a close, a slow consumer or an
-    /// abort whatever it is doing.
-    signal: AtomicWaker,
     /// Bytes queued or taken by the task and not yet written.
     bytes: AtomicUsize,
     /// Frames are queued that the task has not taken.
@@ -59,6 +55,18 @@ pub(crate) struct Outbox {
 struct State {
     frames: VecDeque<OutFrame>,
     close: Option<CloseStatus>,
+    /// The connection's task, registered once: woken for frames while it sleeps, and for a
+    /// close, a slow consumer or an abort whatever it is doing. Kept (not taken) on waking,
+    /// so that the task need not register again on every poll.
+    task: Option<Waker>,
+}
+
+impl State {
+    fn wake_task(&self) {
+        if let Some(task) = &self.task {
+            task.wake_by_ref();
+        }
+    }
 }
 
 impl Outbox {
@@ -68,7 +76,6 @@ impl Outbox {
             closing: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
             slow: AtomicBool::new(false),
-            signal: AtomicWaker::new(),
             bytes: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
             awake: AtomicBool::new(false),
@@ -100,7 +107,7 @@ impl Outbox {
         match self.backpressure.slow_consumer() {
             SlowConsumer::Close => {
                 self.slow.store(true, Ordering::Release);
-                self.signal.wake();
+                state.wake_task();
                 Offer::Refused(SendError::SlowConsumer)
             }
             SlowConsumer::Drop => Offer::Refused(SendError::Dropped),
@@ -166,17 +173,22 @@ impl Outbox {
         );
         state.close = Some(status.unwrap_or((CloseCode::NO_STATUS, String::new())));
         self.closing.store(true, Ordering::Release);
+        state.wake_task();
         self.enqueue(state, frame);
-        self.signal.wake();
         self.room.notify_waiters();
         true
     }
 
     /// Registers the task to be woken when frames are queued while it sleeps, a close is
-    /// queued, a consumer turns slow or the server aborts the connection; and notes that
-    /// the task is awake, until it [parks](Outbox::park).
-    pub(crate) fn watch(&self, waker: &Waker) {
-        self.signal.register(waker);
+    /// queued, a consumer turns slow or the server aborts the connection. Once is enough
+    /// while the task's waker stays the same.
+    pub(crate) fn register(&self, task: &Waker) {
+        self.lock().task = Some(task.clone());
+    }
+
+    /// Notes that the task is awake and will look for frames, until it
+    /// [parks](Outbox::park).
+    pub(crate) fn unpark(&self) {
         self.awake.store(true, Ordering::Relaxed);
     }
 
@@ -229,9 +241,8 @@ impl Outbox {
         self.bytes.fetch_add(frame.wire_len(), Ordering::AcqRel);
         state.frames.push_back(frame);
         self.pending.store(true, Ordering::SeqCst);
-        drop(state);
         if !self.awake.load(Ordering::SeqCst) {
-            self.signal.wake();
+            state.wake_task();
         }
     }
 
@@ -271,7 +282,7 @@ impl Outbox {
     /// Tells the task to stop at once.
     pub(crate) fn abort(&self) {
         self.aborted.store(true, Ordering::Release);
-        self.signal.wake();
+        self.lock().wake_task();
     }
 
     pub(crate) fn is_aborted(&self) -> bool {
@@ -287,8 +298,10 @@ impl Outbox {
             state.close = Some((CloseCode::ABNORMAL, String::new()));
         }
         self.closing.store(true, Ordering::Release);
+        // Handles may outlive the task: they must not keep it allocated.
+        let task = state.task.take();
         drop(state);
-        drop(frames);
+        drop((frames, task));
         self.room.notify_waiters();
     }
 }

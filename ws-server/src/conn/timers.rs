@@ -27,7 +27,8 @@ pub(crate) enum Expired {
 
 pub(crate) struct Timers {
     sleep: Pin<Box<Sleep>>,
-    armed: Option<Instant>,
+    /// `sleep` is set for `next`.
+    armed: bool,
     /// The armed timer was polled and will wake the task.
     waiting: bool,
     heartbeat: Heartbeat,
@@ -49,7 +50,7 @@ impl Timers {
         let now = Instant::now();
         let mut timers = Timers {
             sleep: Box::pin(sleep_until(now)),
-            armed: None,
+            armed: false,
             waiting: false,
             heartbeat,
             close: None,
@@ -97,6 +98,7 @@ impl Timers {
 
     /// Recomputes the earliest deadline; called by everything that changes one.
     fn update(&mut self) {
+        self.armed = false;
         self.next = [
             self.close,
             self.grace,
@@ -114,9 +116,9 @@ impl Timers {
         let Some(deadline) = self.next else {
             return Poll::Pending;
         };
-        if self.armed != Some(deadline) {
+        if !self.armed {
             self.sleep.as_mut().reset(deadline);
-            self.armed = Some(deadline);
+            self.armed = true;
             self.waiting = false;
         }
         // Once the timer holds the task's waker (the same for the task's whole life), a
@@ -126,9 +128,6 @@ impl Timers {
         }
         let due = self.sleep.as_mut().poll(cx);
         self.waiting = due.is_pending();
-        if due.is_ready() {
-            self.armed = None;
-        }
         due
     }
 

@@ -86,28 +86,28 @@ impl Writer {
         let mut completed = 0;
         while !self.frames.is_empty() {
             let vectored = io.is_write_vectored();
-            let poll = if vectored && fits(&self.frames, self.offset, COPY_LIMIT) {
-                // A few small frames: copied together on the stack for one `send`.
-                let mut small = [0u8; COPY_LIMIT];
-                let len = copy_into(&self.frames, self.offset, &mut small);
-                Pin::new(&mut *io).poll_write(cx, &small[..len])
-            } else if vectored {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let count = fill_slices(&self.frames, self.offset, &mut slices);
-                Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
-            } else {
-                // Copied into a buffer of the thread's, not the connection's: an idle
-                // connection owns no write buffer.
-                SCRATCH.with_borrow_mut(|scratch| {
-                    scratch.clear();
-                    coalesce(&self.frames, self.offset, scratch);
-                    let poll = Pin::new(&mut *io).poll_write(cx, scratch);
-                    if scratch.capacity() > COALESCE_LIMIT {
-                        *scratch = Vec::new();
-                    }
-                    poll
-                })
-            };
+            let mut small = [0u8; COPY_LIMIT];
+            let poll =
+                if vectored && let Some(len) = copy_small(&self.frames, self.offset, &mut small) {
+                    // A few small frames: copied together on the stack for one `send`.
+                    Pin::new(&mut *io).poll_write(cx, &small[..len])
+                } else if vectored {
+                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                    let count = fill_slices(&self.frames, self.offset, &mut slices);
+                    Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
+                } else {
+                    // Copied into a buffer of the thread's, not the connection's: an idle
+                    // connection owns no write buffer.
+                    SCRATCH.with_borrow_mut(|scratch| {
+                        scratch.clear();
+                        coalesce(&self.frames, self.offset, scratch);
+                        let poll = Pin::new(&mut *io).poll_write(cx, scratch);
+                        if scratch.capacity() > COALESCE_LIMIT {
+                            *scratch = Vec::new();
+                        }
+                        poll
+                    })
+                };
             let written = match poll {
                 Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(written)) => Ok(written),
@@ -147,19 +147,6 @@ impl Writer {
     }
 }
 
-/// Whether the bytes still to write, `offset` bytes into the first frame, are at most
-/// `limit`.
-fn fits(frames: &VecDeque<OutFrame>, offset: usize, limit: usize) -> bool {
-    let mut total = 0;
-    for frame in frames {
-        total += frame.wire_len();
-        if total > limit + offset {
-            return false;
-        }
-    }
-    true
-}
-
 /// The byte ranges still to write, in order, skipping `offset` bytes of the first frame.
 fn pieces(frames: &VecDeque<OutFrame>, offset: usize) -> impl Iterator<Item = &[u8]> {
     let mut skip = offset;
@@ -187,18 +174,28 @@ fn fill_slices<'a>(
     count
 }
 
-/// Copies the bytes still to write (which [`fits`] in `out`) into `out`; returns how many.
-fn copy_into(frames: &VecDeque<OutFrame>, mut skip: usize, out: &mut [u8]) -> usize {
+/// Copies the bytes still to write, `skip` bytes into the first frame, into `out`;
+/// returns how many, or `None` if they do not fit.
+fn copy_small(frames: &VecDeque<OutFrame>, mut skip: usize, out: &mut [u8]) -> Option<usize> {
     let mut len = 0;
     for frame in frames {
-        for piece in [frame.header(), &frame.payload()[..]] {
-            let rest = piece.get(skip..).unwrap_or_default();
-            skip = skip.saturating_sub(piece.len());
+        let (header, payload) = (frame.header(), &frame.payload()[..]);
+        let end = len + frame.wire_len() - skip;
+        if end > out.len() {
+            return None;
+        }
+        if let Some(rest) = header.get(skip..) {
             out[len..len + rest.len()].copy_from_slice(rest);
             len += rest.len();
+            skip = 0;
+        } else {
+            skip -= header.len();
         }
+        out[len..end].copy_from_slice(&payload[skip..]);
+        len = end;
+        skip = 0;
     }
-    len
+    Some(len)
 }
 
 fn coalesce(frames: &VecDeque<OutFrame>, offset: usize, out: &mut Vec<u8>) {

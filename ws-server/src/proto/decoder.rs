@@ -73,6 +73,24 @@ struct PendingFrame {
     compressed: bool,
 }
 
+/// A frame that is a whole message on its own, as found at the front of a buffer.
+struct WholeFrame {
+    header: FrameHeader,
+    header_len: usize,
+    len: usize,
+    key: [u8; 4],
+    text: bool,
+}
+
+/// A complete message; text is already validated.
+fn message(text: bool, payload: Bytes) -> Message {
+    if text {
+        Message::Text(Text::from_validated(payload))
+    } else {
+        Message::Binary(payload)
+    }
+}
+
 /// A fragmented message: the fragments received so far.
 #[derive(Debug)]
 struct PartialMessage {
@@ -124,13 +142,11 @@ impl Decoder {
     /// Any [`ProtocolError`]; its [`close_code`](ProtocolError::close_code) is the answer.
     /// Call [`discard`](Decoder::discard) before decoding further.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
-        if self.frame.is_none() && self.message.is_none() && !self.discarding {
-            if buf.is_empty() {
-                return Ok(None);
-            }
-            if let Some(event) = self.decode_whole(buf)? {
-                return Ok(Some(event));
-            }
+        if buf.is_empty() && self.frame.is_none() {
+            return Ok(None);
+        }
+        if let Some(event) = self.decode_whole(buf)? {
+            return Ok(Some(event));
         }
         loop {
             if self.frame.is_none() {
@@ -166,31 +182,52 @@ impl Decoder {
         }
     }
 
-    /// The common case in one step: a whole, final, uncompressed text or binary frame at
-    /// the front of `buf`, with no message in progress. Every other case (`Ok(None)`) is
-    /// left untouched to the general path, which applies the same rules.
-    fn decode_whole(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
-        let Ok(Some((header, header_len))) = FrameHeader::parse(buf) else {
-            return Ok(None);
-        };
-        let Some(key) = header.mask else {
-            return Ok(None);
-        };
-        let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-        let limits = self.limits;
-        let whole = header.fin
-            && !(header.rsv1 || header.rsv2 || header.rsv3)
-            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
-            && len <= limits.max_payload_len()
-            && len <= limits.max_message_len()
-            && limits.max_frame_count() >= 1
-            && buf.len() - header_len >= len;
-        if !whole {
-            return Ok(None);
+    /// Decodes a frame that arrived whole into a scratch buffer, copying out only its
+    /// payload: returns the message and how many bytes of `bytes` it took.
+    ///
+    /// Only the common case is handled here: a whole, final, uncompressed, valid text or
+    /// binary frame within the limits, with no message in progress. For anything else it
+    /// returns `None` and changes nothing; put the bytes in a buffer for
+    /// [`decode`](Decoder::decode), which applies the same rules and reports any error.
+    ///
+    /// ```
+    /// use ws_server::{proto::Decoder, Limits, Message};
+    ///
+    /// let decoder = Decoder::new(Limits::DEFAULT);
+    /// // A masked "Hello" (RFC 6455 section 5.7), then the first byte of another frame.
+    /// let read = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x81];
+    /// let (message, used) = decoder.decode_whole_from(&read).unwrap();
+    /// assert_eq!(message, Message::from("Hello"));
+    /// assert_eq!(used, 11);
+    /// assert!(decoder.decode_whole_from(&read[used..]).is_none());
+    /// ```
+    pub fn decode_whole_from(&self, bytes: &[u8]) -> Option<(Message, usize)> {
+        let frame = self.whole_frame(bytes)?;
+        let end = frame.header_len + frame.len;
+        let mut payload = bytes[frame.header_len..end].to_vec();
+        apply_mask(&mut payload, frame.key, 0);
+        if frame.text && simdutf8::basic::from_utf8(&payload).is_err() {
+            return None;
         }
+        Some((message(frame.text, Bytes::from(payload)), end))
+    }
+
+    /// The common case in one step, as [`decode_whole_from`](Decoder::decode_whole_from),
+    /// for a frame at the front of `buf`. Every other case (`Ok(None)`) is left untouched
+    /// to the general path.
+    fn decode_whole(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        let Some(WholeFrame {
+            header,
+            header_len,
+            len,
+            key,
+            text,
+        }) = self.whole_frame(buf)
+        else {
+            return Ok(None);
+        };
         buf.advance(header_len);
         apply_mask(&mut buf[..len], key, 0);
-        let text = header.opcode == OpCode::Text;
         if text && simdutf8::basic::from_utf8(&buf[..len]).is_err() {
             // As the general path leaves it: the frame pending, its payload unmasked.
             self.frame = Some(PendingFrame {
@@ -207,11 +244,36 @@ impl Decoder {
         } else {
             buf.split_to(len).freeze()
         };
-        Ok(Some(Event::Message(if text {
-            Message::Text(Text::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        })))
+        Ok(Some(Event::Message(message(text, payload))))
+    }
+
+    /// The frame at the front of `buf`, if it is whole and a message on its own: final,
+    /// uncompressed, text or binary, masked and within the limits, with no message or
+    /// frame in progress and nothing being discarded.
+    fn whole_frame(&self, buf: &[u8]) -> Option<WholeFrame> {
+        if self.frame.is_some() || self.message.is_some() || self.discarding {
+            return None;
+        }
+        let Ok(Some((header, header_len))) = FrameHeader::parse(buf) else {
+            return None;
+        };
+        let key = header.mask?;
+        let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
+        let limits = self.limits;
+        let whole = header.fin
+            && !(header.rsv1 || header.rsv2 || header.rsv3)
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && len <= limits.max_payload_len()
+            && len <= limits.max_message_len()
+            && limits.max_frame_count() >= 1
+            && buf.len() - header_len >= len;
+        whole.then_some(WholeFrame {
+            header,
+            header_len,
+            len,
+            key,
+            text: header.opcode == OpCode::Text,
+        })
     }
 
     /// Validates the pending frame's header against the RFC, the limits and the state of
@@ -363,13 +425,10 @@ impl Decoder {
             None if compressed => (header.opcode == OpCode::Text, self.take_inflated()),
             None => (header.opcode == OpCode::Text, payload),
         };
-        let message = if text {
+        if text {
             self.utf8.finish().map_err(|_| ProtocolError::InvalidUtf8)?;
-            Message::Text(Text::from_validated(payload))
-        } else {
-            Message::Binary(payload)
-        };
-        Ok(Some(Event::Message(message)))
+        }
+        Ok(Some(Event::Message(message(text, payload))))
     }
 
     /// Inflates a compressed frame's payload onto the message, validating text as it comes

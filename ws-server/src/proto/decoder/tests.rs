@@ -348,3 +348,55 @@ fn whole_frames_over_a_limit_still_fail() {
         Err(ProtocolError::TooManyFrames { .. })
     ));
 }
+
+#[test]
+fn a_frame_read_whole_decodes_as_from_a_buffer() {
+    let decoder = Decoder::new(Limits::DEFAULT);
+    for (opcode, payload) in [
+        (0x1, "héllo".as_bytes()),
+        (0x2, &[0u8, 1, 2][..]),
+        (0x1, b""),
+        (0x2, &[9u8; 70_000][..]),
+    ] {
+        let mut wire = frame(true, opcode, payload);
+        let len = wire.len();
+        wire.extend(frame(true, 0x9, b"next"));
+        let (message, used) = decoder.decode_whole_from(&wire).expect("a whole frame");
+        assert_eq!(used, len);
+        let expected = decode_all(&mut Decoder::new(Limits::DEFAULT), &wire[..len]).unwrap();
+        assert_eq!(vec![Event::Message(message)], expected);
+    }
+}
+
+#[test]
+fn anything_but_a_whole_valid_message_frame_is_left_to_the_buffer() {
+    let decoder = Decoder::new(Limits::DEFAULT);
+    let whole = frame(true, 0x2, b"data");
+    let cases = [
+        ("a partial frame", whole[..whole.len() - 1].to_vec()),
+        ("a first fragment", frame(false, 0x2, b"data")),
+        ("a control frame", frame(true, 0x9, b"ping")),
+        ("invalid UTF-8", frame(true, 0x1, &[b'o', 0xff])),
+        ("nothing", Vec::new()),
+    ];
+    for (case, wire) in cases {
+        assert!(decoder.decode_whole_from(&wire).is_none(), "{case}");
+    }
+    let mut compressed = whole.clone();
+    compressed[0] |= 0x40;
+    let deflating = Decoder::new(Limits::DEFAULT).with_deflate(Some(DeflateParams {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 15,
+        client_max_window_bits: 15,
+    }));
+    assert!(deflating.decode_whole_from(&compressed).is_none());
+    let small = Decoder::new(Limits::DEFAULT.max_payload(3));
+    assert!(small.decode_whole_from(&whole).is_none());
+    // The same bytes behind a fragment in progress belong to that message.
+    let mut midway = Decoder::new(Limits::DEFAULT);
+    let first = frame(false, 0x2, b"da");
+    assert_eq!(decode_all(&mut midway, &first), Ok(vec![]));
+    assert!(midway.decode_whole_from(&frame(true, 0x0, b"ta")).is_none());
+    assert!(midway.decode_whole_from(&whole).is_none());
+}
