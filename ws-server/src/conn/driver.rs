@@ -140,24 +140,28 @@ enum Step {
     Aborted,
 }
 
+/// The fields a message touches come first, declared in order (`repr(C)`): with many
+/// connections, each message finds its connection's state out of cache, and fewer cache
+/// lines to fetch make it cheaper.
+#[repr(C)]
 struct Driver<S> {
     io: S,
     rbuf: BytesMut,
-    decoder: Decoder,
     writer: Writer,
     conn: Connection,
-    close_timeout: Duration,
-    timers: Timers,
+    /// The waker given to the outbox, to register again only if it changes.
+    registered: Option<Waker>,
     /// How the connection ends: the first close sent or received.
     ending: Option<CloseStatus>,
     /// The peer's close arrived, or its stream can no longer be parsed.
     done_reading: bool,
     /// The queue overflowed under the close policy and the grace period runs.
     slow: bool,
-    /// The waker given to the outbox, to register again only if it changes.
-    registered: Option<Waker>,
     /// The last step told the outbox that the task sleeps.
     parked: bool,
+    timers: Timers,
+    decoder: Decoder,
+    close_timeout: Duration,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {

@@ -76,10 +76,11 @@ pub struct Connection {
     inner: Arc<Shared>,
 }
 
+#[repr(C)] // The outbox's first cache line is the one a message touches.
 struct Shared {
+    outbox: Outbox,
     id: ConnId,
     request: Request,
-    outbox: Outbox,
     members: Arc<Members>,
     subscriptions: Mutex<Subscriptions>,
 }
@@ -94,9 +95,9 @@ impl Connection {
     ) -> Connection {
         Connection {
             inner: Arc::new(Shared {
+                outbox: Outbox::new(backpressure, deflate),
                 id,
                 request,
-                outbox: Outbox::new(backpressure, deflate),
                 members,
                 subscriptions: Mutex::default(),
             }),

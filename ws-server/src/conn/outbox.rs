@@ -27,31 +27,41 @@ pub(crate) enum Offer {
     Refused(SendError),
 }
 
+/// Laid out by hand (`repr(C)`), aligned to a cache line: everything a send and a step
+/// of the connection's task touch comes first and shares one line, which with many
+/// connections is usually out of cache when a message arrives.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct Outbox {
-    state: Mutex<State>,
-    /// Set once a close frame is queued: from then on nothing else is accepted.
+    /// Set once a close frame is queued (under the lock): from then on nothing else is
+    /// accepted.
     closing: AtomicBool,
     /// Set by [`abort`](Outbox::abort): stop at once, whatever is in progress (the end of
     /// a graceful shutdown).
     aborted: AtomicBool,
     /// A frame overflowed the queue under the close policy (set under the lock).
     slow: AtomicBool,
-    /// Bytes queued or taken by the task and not yet written.
-    bytes: AtomicUsize,
     /// Frames are queued that the task has not taken.
     pending: AtomicBool,
     /// The task is running and will look for frames before it sleeps: pushes need not
     /// wake it (waking a running task only makes it poll again).
     awake: AtomicBool,
-    /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
-    room: Notify,
-    backpressure: Backpressure,
+    /// Copies of `deflate.is_some()` and of whether the policy is to wait for room, for
+    /// the first cache line.
+    compresses: bool,
+    waits_for_room: bool,
+    /// Bytes queued or taken by the task and not yet written.
+    bytes: AtomicUsize,
+    state: Mutex<State>,
     /// How messages are compressed for this connection, if at all.
     deflate: Option<SendDeflate>,
+    backpressure: Backpressure,
+    /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
+    room: Notify,
 }
 
 #[derive(Debug, Default)]
+#[repr(C)] // The queue first, in the outbox's first cache line.
 struct State {
     frames: VecDeque<OutFrame>,
     close: Option<CloseStatus>,
@@ -72,16 +82,26 @@ impl State {
 impl Outbox {
     pub(crate) fn new(backpressure: Backpressure, deflate: Option<SendDeflate>) -> Outbox {
         Outbox {
-            state: Mutex::default(),
             closing: AtomicBool::new(false),
             aborted: AtomicBool::new(false),
             slow: AtomicBool::new(false),
-            bytes: AtomicUsize::new(0),
             pending: AtomicBool::new(false),
             awake: AtomicBool::new(false),
-            room: Notify::new(),
-            backpressure,
+            compresses: deflate.is_some(),
+            waits_for_room: backpressure.slow_consumer() == SlowConsumer::Wait,
+            bytes: AtomicUsize::new(0),
+            state: Mutex::default(),
             deflate,
+            backpressure,
+            room: Notify::new(),
+        }
+    }
+
+    fn deflate(&self) -> Option<&SendDeflate> {
+        if self.compresses {
+            self.deflate.as_ref()
+        } else {
+            None
         }
     }
 
@@ -92,7 +112,8 @@ impl Outbox {
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
     fn offer(&self, frame: OutFrame) -> Offer {
         let state = self.lock();
-        if state.close.is_some() {
+        // Set under the lock, as `state.close` is, but in the first cache line.
+        if self.closing.load(Ordering::Relaxed) {
             return Offer::Refused(SendError::Closed);
         }
         if self.slow.load(Ordering::Relaxed) {
@@ -121,7 +142,7 @@ impl Outbox {
     /// Cancel safe: the message is queued whole or not at all.
     pub(crate) async fn push(&self, out: impl FrameSource) -> Result<(), SendError> {
         // Encoded (and compressed) outside the lock, at most once per message and window.
-        let mut frame = match self.offer(out.into_frame(self.deflate.as_ref())) {
+        let mut frame = match self.offer(out.into_frame(self.deflate())) {
             Offer::Queued => return Ok(()),
             Offer::Refused(error) => return Err(error),
             Offer::Full(frame) => frame,
@@ -142,7 +163,7 @@ impl Outbox {
 
     /// Queues a message without waiting.
     pub(crate) fn try_push(&self, out: impl FrameSource) -> Result<(), SendError> {
-        match self.offer(out.into_frame(self.deflate.as_ref())) {
+        match self.offer(out.into_frame(self.deflate())) {
             Offer::Queued => Ok(()),
             Offer::Full(_) => Err(SendError::Full),
             Offer::Refused(error) => Err(error),
@@ -231,7 +252,7 @@ impl Outbox {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
                 Some(queued.saturating_sub(bytes))
             });
-        if self.backpressure.slow_consumer() == SlowConsumer::Wait {
+        if self.waits_for_room {
             self.room.notify_waiters();
         }
     }

@@ -25,7 +25,11 @@ pub(crate) enum Expired {
     Idle,
 }
 
+/// What every step reads comes first (`repr(C)`), next to the driver's other hot fields.
+#[repr(C)]
 pub(crate) struct Timers {
+    /// The earliest deadline, kept up to date by every change.
+    next: Option<Instant>,
     sleep: Pin<Box<Sleep>>,
     /// `sleep` is set for `next`.
     armed: bool,
@@ -41,14 +45,13 @@ pub(crate) struct Timers {
     /// When to check for idleness next.
     idle_check: Option<Instant>,
     last_message: Instant,
-    /// The earliest deadline, kept up to date by every change.
-    next: Option<Instant>,
 }
 
 impl Timers {
     pub(crate) fn new(heartbeat: Heartbeat) -> Timers {
         let now = Instant::now();
         let mut timers = Timers {
+            next: None,
             sleep: Box::pin(sleep_until(now)),
             armed: false,
             waiting: false,
@@ -59,7 +62,6 @@ impl Timers {
             pong: None,
             idle_check: heartbeat.idle_after().map(|after| now + after),
             last_message: now,
-            next: None,
         };
         timers.update();
         timers

@@ -45,14 +45,15 @@ pub enum Event {
 /// assert_eq!(decoder.decode(&mut buf), Ok(Some(Event::Message(Message::from("Hello")))));
 /// ```
 #[derive(Debug)]
+#[repr(C)] // What each frame reads comes first, in as few cache lines as can be.
 pub struct Decoder {
-    limits: Limits,
     frame: Option<PendingFrame>,
     message: Option<PartialMessage>,
-    utf8: Utf8Validator,
+    limits: Limits,
     discarding: bool,
     /// permessage-deflate, if negotiated.
     deflate: Option<DeflateParams>,
+    utf8: Utf8Validator,
     /// The inflater: kept between messages only if the client takes its context over.
     inflater: Option<Inflater>,
     /// The inflated bytes of the compressed message in progress.
