@@ -5,23 +5,24 @@ use std::{
     collections::VecDeque,
     io,
     io::IoSlice,
+    mem::MaybeUninit,
     pin::Pin,
     task::{Context, Poll},
 };
 
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, ReadBuf};
 
-use crate::proto::OutFrame;
+use crate::proto::{MAX_HEADER_LEN, OutFrame};
 
 /// At most this many buffers go into one vectored write.
 const MAX_SLICES: usize = 64;
 /// Without vectored writes, frames are copied together up to this many bytes per write.
 const COALESCE_LIMIT: usize = 64 * 1024;
-/// Up to this many bytes, frames are copied together even where vectored writes exist: a
-/// plain `send` costs the kernel less than `writev` (no iovec to import, no VFS layer).
-/// Measured with `ws-bench`: a gain for 16-byte messages, a loss for 1 KiB ones with 1,000
-/// connections, where the extra copy of cold data costs more than `writev` does.
-const COPY_LIMIT: usize = 256;
+/// Up to this many bytes (a 1 KiB message with its header), frames are copied together
+/// even where vectored writes exist: a plain `send` costs the kernel less than `writev`
+/// (no iovec to import, one segment to copy), more than copying a few hundred bytes that
+/// were just read costs. The peers measured in `ws-bench` draw the line at 1 KiB as well.
+const COPY_LIMIT: usize = 1024 + MAX_HEADER_LEN;
 
 /// Frames taken from the outbox and being written, with how far writing got.
 #[derive(Default)]
@@ -86,28 +87,29 @@ impl Writer {
         let mut completed = 0;
         while !self.frames.is_empty() {
             let vectored = io.is_write_vectored();
-            let mut small = [0u8; COPY_LIMIT];
-            let poll =
-                if vectored && let Some(len) = copy_small(&self.frames, self.offset, &mut small) {
-                    // A few small frames: copied together on the stack for one `send`.
-                    Pin::new(&mut *io).poll_write(cx, &small[..len])
-                } else if vectored {
-                    let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                    let count = fill_slices(&self.frames, self.offset, &mut slices);
-                    Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
-                } else {
-                    // Copied into a buffer of the thread's, not the connection's: an idle
-                    // connection owns no write buffer.
-                    SCRATCH.with_borrow_mut(|scratch| {
-                        scratch.clear();
-                        coalesce(&self.frames, self.offset, scratch);
-                        let poll = Pin::new(&mut *io).poll_write(cx, scratch);
-                        if scratch.capacity() > COALESCE_LIMIT {
-                            *scratch = Vec::new();
-                        }
-                        poll
-                    })
-                };
+            // Uninitialized: only what is copied in is read.
+            let mut space = [MaybeUninit::<u8>::uninit(); COPY_LIMIT];
+            let mut small = ReadBuf::uninit(&mut space);
+            let poll = if vectored && copy_small(&self.frames, self.offset, &mut small) {
+                // A few small frames: copied together on the stack for one `send`.
+                Pin::new(&mut *io).poll_write(cx, small.filled())
+            } else if vectored {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let count = fill_slices(&self.frames, self.offset, &mut slices);
+                Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
+            } else {
+                // Copied into a buffer of the thread's, not the connection's: an idle
+                // connection owns no write buffer.
+                SCRATCH.with_borrow_mut(|scratch| {
+                    scratch.clear();
+                    coalesce(&self.frames, self.offset, scratch);
+                    let poll = Pin::new(&mut *io).poll_write(cx, scratch);
+                    if scratch.capacity() > COALESCE_LIMIT {
+                        *scratch = Vec::new();
+                    }
+                    poll
+                })
+            };
             let written = match poll {
                 Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
                 Poll::Ready(Ok(written)) => Ok(written),
@@ -175,27 +177,23 @@ fn fill_slices<'a>(
 }
 
 /// Copies the bytes still to write, `skip` bytes into the first frame, into `out`;
-/// returns how many, or `None` if they do not fit.
-fn copy_small(frames: &VecDeque<OutFrame>, mut skip: usize, out: &mut [u8]) -> Option<usize> {
-    let mut len = 0;
+/// `false` (with `out` partly filled) if they do not fit.
+fn copy_small(frames: &VecDeque<OutFrame>, mut skip: usize, out: &mut ReadBuf<'_>) -> bool {
     for frame in frames {
-        let (header, payload) = (frame.header(), &frame.payload()[..]);
-        let end = len + frame.wire_len() - skip;
-        if end > out.len() {
-            return None;
+        if frame.wire_len() - skip > out.remaining() {
+            return false;
         }
+        let (header, payload) = (frame.header(), &frame.payload()[..]);
         if let Some(rest) = header.get(skip..) {
-            out[len..len + rest.len()].copy_from_slice(rest);
-            len += rest.len();
+            out.put_slice(rest);
             skip = 0;
         } else {
             skip -= header.len();
         }
-        out[len..end].copy_from_slice(&payload[skip..]);
-        len = end;
+        out.put_slice(&payload[skip..]);
         skip = 0;
     }
-    Some(len)
+    true
 }
 
 fn coalesce(frames: &VecDeque<OutFrame>, offset: usize, out: &mut Vec<u8>) {
