@@ -55,7 +55,7 @@ pub struct Decoder {
     deflate: Option<DeflateParams>,
     utf8: Utf8Validator,
     /// The inflater: kept between messages only if the client takes its context over.
-    inflater: Option<Inflater>,
+    inflater: Option<Box<Inflater>>,
     /// The inflated bytes of the compressed message in progress.
     inflated: Vec<u8>,
 }

@@ -15,7 +15,7 @@ const STEP: usize = 32 * 1024;
 const POOL: usize = 8;
 
 thread_local! {
-    static SPARE: RefCell<Vec<(u8, Inflater)>> = const { RefCell::new(Vec::new()) };
+    static SPARE: RefCell<Vec<(u8, Box<Inflater>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// A client's inflater: raw deflate with the negotiated window.
@@ -120,19 +120,20 @@ impl Inflater {
     }
 
     /// A fresh inflater for `window_bits`, reused from this thread's spares if it has one.
-    pub(crate) fn take(window_bits: u8) -> Inflater {
+    /// Boxed: the decoder of a connection that never compresses holds just a pointer.
+    pub(crate) fn take(window_bits: u8) -> Box<Inflater> {
         SPARE
             .with(|spare| {
                 let mut spare = spare.borrow_mut();
                 let index = spare.iter().position(|(bits, _)| *bits == window_bits)?;
                 Some(spare.swap_remove(index).1)
             })
-            .unwrap_or_else(|| Inflater::new(window_bits))
+            .unwrap_or_else(|| Box::new(Inflater::new(window_bits)))
     }
 
     /// Resets the inflater and keeps it for [`take`](Inflater::take), up to a few per
     /// thread.
-    pub(crate) fn give_back(mut self, window_bits: u8) {
+    pub(crate) fn give_back(mut self: Box<Self>, window_bits: u8) {
         self.reset();
         SPARE.with(|spare| {
             let mut spare = spare.borrow_mut();
