@@ -4,6 +4,7 @@ mod driver;
 mod outbox;
 mod outgoing;
 mod peers;
+mod push;
 mod read_sizing;
 mod timers;
 mod topics;

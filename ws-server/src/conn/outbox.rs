@@ -13,7 +13,10 @@ use std::{
 
 use tokio::sync::Notify;
 
-use super::outgoing::{FrameSource, SendDeflate};
+use super::{
+    outgoing::{FrameSource, SendDeflate},
+    push::Push,
+};
 use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
 
 /// The close this side decided on: its code and reason.
@@ -97,7 +100,7 @@ impl Outbox {
         }
     }
 
-    fn deflate(&self) -> Option<&SendDeflate> {
+    pub(super) fn deflate(&self) -> Option<&SendDeflate> {
         if self.compresses {
             self.deflate.as_ref()
         } else {
@@ -110,7 +113,7 @@ impl Outbox {
     }
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
-    fn offer(&self, frame: OutFrame) -> Offer {
+    pub(super) fn offer(&self, frame: OutFrame) -> Offer {
         let state = self.lock();
         // Set under the lock, as `state.close` is, but in the first cache line.
         if self.closing.load(Ordering::Relaxed) {
@@ -137,28 +140,13 @@ impl Outbox {
     }
 
     /// Queues a message, waiting for room under the wait policy.
-    ///
-    /// # Cancel safety
-    /// Cancel safe: the message is queued whole or not at all.
-    pub(crate) async fn push(&self, out: impl FrameSource) -> Result<(), SendError> {
-        // Encoded (and compressed) outside the lock, at most once per message and window.
-        let mut frame = match self.offer(out.into_frame(self.deflate())) {
-            Offer::Queued => return Ok(()),
-            Offer::Refused(error) => return Err(error),
-            Offer::Full(frame) => frame,
-        };
-        loop {
-            // Listen before offering again, so that room freed in between is not missed.
-            let room = self.room.notified();
-            tokio::pin!(room);
-            room.as_mut().enable();
-            frame = match self.offer(frame) {
-                Offer::Queued => return Ok(()),
-                Offer::Refused(error) => return Err(error),
-                Offer::Full(frame) => frame,
-            };
-            room.await;
-        }
+    pub(crate) fn push<F: FrameSource>(&self, out: F) -> Push<'_, F> {
+        Push::new(self, out)
+    }
+
+    /// Notified when bytes drain or the queue closes.
+    pub(super) fn room(&self) -> &Notify {
+        &self.room
     }
 
     /// Queues a message without waiting.

@@ -1,0 +1,133 @@
+//! The future of one send: queue the frame, or wait for room under the wait policy.
+
+use std::{
+    future::Future,
+    mem,
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use tokio::sync::futures::Notified;
+
+use super::{
+    outbox::{Offer, Outbox},
+    outgoing::FrameSource,
+};
+use crate::{SendError, proto::OutFrame};
+
+/// What [`Outbox::push`] returns. Written by hand rather than as an `async fn`: it lives
+/// inside every callback future that sends, and the wait for room (a large future, rarely
+/// needed) is boxed only when the queue is full, which keeps those futures small.
+///
+/// # Cancel safety
+/// Cancel safe: the message is queued whole or not at all.
+#[must_use = "futures do nothing unless polled"]
+pub(crate) struct Push<'a, F> {
+    outbox: &'a Outbox,
+    state: State<'a, F>,
+}
+
+enum State<'a, F> {
+    /// Not polled yet.
+    Start(F),
+    /// Wait policy, queue full: the frame, and the listener for room.
+    Waiting(OutFrame, Pin<Box<Notified<'a>>>),
+    Done,
+}
+
+impl<'a, F> Push<'a, F> {
+    pub(super) fn new(outbox: &'a Outbox, out: F) -> Push<'a, F> {
+        Push {
+            outbox,
+            state: State::Start(out),
+        }
+    }
+}
+
+impl<F: FrameSource + Unpin> Future for Push<'_, F> {
+    type Output = Result<(), SendError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        let outbox = this.outbox;
+        loop {
+            let (frame, mut room) = match mem::replace(&mut this.state, State::Done) {
+                State::Start(out) => {
+                    // Encoded (and compressed) outside the lock, once per message and window.
+                    match outbox.offer(out.into_frame(outbox.deflate())) {
+                        Offer::Queued => return Poll::Ready(Ok(())),
+                        Offer::Refused(error) => return Poll::Ready(Err(error)),
+                        Offer::Full(frame) => (frame, Box::pin(outbox.room().notified())),
+                    }
+                }
+                State::Waiting(frame, room) => (frame, room),
+                State::Done => panic!("`Push` polled after completion"),
+            };
+            // Listen before offering again, so that room freed in between is not missed.
+            room.as_mut().enable();
+            let frame = match outbox.offer(frame) {
+                Offer::Queued => return Poll::Ready(Ok(())),
+                Offer::Refused(error) => return Poll::Ready(Err(error)),
+                Offer::Full(frame) => frame,
+            };
+            if room.as_mut().poll(cx).is_pending() {
+                this.state = State::Waiting(frame, room);
+                return Poll::Pending;
+            }
+            // Room was freed (and taken by someone else): listen afresh.
+            this.state = State::Waiting(frame, Box::pin(outbox.room().notified()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{collections::VecDeque, future::poll_fn, pin::pin};
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::{Backpressure, Message, SlowConsumer, conn::outgoing::Single};
+
+    fn binary(len: usize) -> Single {
+        Single(Message::Binary(Bytes::from(vec![7; len])))
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_makes_the_sender_wait_until_room_is_freed() {
+        let policy = Backpressure::DEFAULT
+            .max_queue(100)
+            .policy(SlowConsumer::Wait);
+        let outbox = Outbox::new(policy, None);
+        outbox.push(binary(80)).await.expect("fits");
+        let mut second = pin!(outbox.push(binary(80)));
+        let pending = poll_fn(|cx| Poll::Ready(second.as_mut().poll(cx).is_pending())).await;
+        assert!(pending, "no room yet");
+        // The task writes the first frame: its bytes are free again.
+        let mut taken = VecDeque::new();
+        assert!(outbox.take(&mut taken));
+        outbox.written(taken.iter().map(OutFrame::wire_len).sum());
+        tokio::time::timeout(std::time::Duration::from_secs(5), second)
+            .await
+            .expect("woken once room is free")
+            .expect("queued");
+        assert_eq!(outbox.queued_payloads().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_wait_given_up_queues_nothing() {
+        let policy = Backpressure::DEFAULT
+            .max_queue(100)
+            .policy(SlowConsumer::Wait);
+        let outbox = Outbox::new(policy, None);
+        outbox.push(binary(80)).await.expect("fits");
+        {
+            let mut second = pin!(outbox.push(binary(80)));
+            let pending = poll_fn(|cx| Poll::Ready(second.as_mut().poll(cx).is_pending())).await;
+            assert!(pending);
+        }
+        let mut taken = VecDeque::new();
+        assert!(outbox.take(&mut taken));
+        assert_eq!(taken.len(), 1, "only the first message was queued");
+    }
+}
