@@ -93,16 +93,26 @@ mod tests {
         Single(Message::Binary(Bytes::from(vec![7; len])))
     }
 
-    #[tokio::test]
-    async fn a_full_queue_makes_the_sender_wait_until_room_is_freed() {
+    /// An outbox of 100 bytes under the wait policy, with 80 queued.
+    async fn nearly_full() -> Outbox {
         let policy = Backpressure::DEFAULT
             .max_queue(100)
             .policy(SlowConsumer::Wait);
         let outbox = Outbox::new(policy, None);
         outbox.push(binary(80)).await.expect("fits");
+        outbox
+    }
+
+    /// Polls `push` once: whether it has to wait.
+    async fn waits(mut push: Pin<&mut Push<'_, Single>>) -> bool {
+        poll_fn(|cx| Poll::Ready(push.as_mut().poll(cx).is_pending())).await
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_makes_the_sender_wait_until_room_is_freed() {
+        let outbox = nearly_full().await;
         let mut second = pin!(outbox.push(binary(80)));
-        let pending = poll_fn(|cx| Poll::Ready(second.as_mut().poll(cx).is_pending())).await;
-        assert!(pending, "no room yet");
+        assert!(waits(second.as_mut()).await, "no room yet");
         // The task writes the first frame: its bytes are free again.
         let mut taken = VecDeque::new();
         assert!(outbox.take(&mut taken));
@@ -116,15 +126,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_wait_given_up_queues_nothing() {
-        let policy = Backpressure::DEFAULT
-            .max_queue(100)
-            .policy(SlowConsumer::Wait);
-        let outbox = Outbox::new(policy, None);
-        outbox.push(binary(80)).await.expect("fits");
+        let outbox = nearly_full().await;
         {
-            let mut second = pin!(outbox.push(binary(80)));
-            let pending = poll_fn(|cx| Poll::Ready(second.as_mut().poll(cx).is_pending())).await;
-            assert!(pending);
+            let second = pin!(outbox.push(binary(80)));
+            assert!(waits(second).await);
         }
         let mut taken = VecDeque::new();
         assert!(outbox.take(&mut taken));
