@@ -43,7 +43,10 @@ fn client_config(cert_pem: &str) -> Arc<rustls::ClientConfig> {
 /// A TLS server on a free port with the certificate in files, as a user would set it up.
 async fn tls_server(builder: ws_server::Builder) -> (SocketAddr, String) {
     let (cert, key) = certificate();
-    let dir = std::env::temp_dir().join(format!("ws-server-tls-{}", std::process::id()));
+    // A directory per server: tests run in parallel, each with a certificate of its own.
+    static SERVERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = SERVERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ws-server-tls-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert_path, &cert).expect("write cert");

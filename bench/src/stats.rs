@@ -11,19 +11,52 @@ pub fn median(mut values: Vec<f64>) -> Option<f64> {
     }
 }
 
-/// The median over repetitions of `ours[i] / theirs[i]`: runs of one repetition ran close
-/// together, so that slow drift of a shared machine cancels out of each ratio. `None`
-/// without a single pair.
-pub fn paired_ratio(ours: &[Option<f64>], theirs: &[Option<f64>]) -> Option<f64> {
-    median(
-        ours.iter()
-            .zip(theirs)
-            .filter_map(|pair| match pair {
-                (Some(ours), Some(theirs)) if *theirs > 0.0 => Some(ours / theirs),
-                _ => None,
-            })
-            .collect(),
-    )
+/// The ratios `ours[i] / theirs[i]` of the repetitions in which both ran: runs of one
+/// repetition ran close together, so that slow drift of a shared machine cancels out of
+/// each ratio.
+pub fn paired_ratios(ours: &[Option<f64>], theirs: &[Option<f64>]) -> Vec<f64> {
+    ours.iter()
+        .zip(theirs)
+        .filter_map(|pair| match pair {
+            (Some(ours), Some(theirs)) if *theirs > 0.0 => Some(ours / theirs),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where paired ratios stand against a bound.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Standing {
+    /// The median ratio.
+    pub median: f64,
+    /// Repetitions whose ratio is beyond the bound.
+    pub beyond: usize,
+    /// Repetitions compared.
+    pub runs: usize,
+}
+
+impl Standing {
+    /// How `ratios` stand against `bound`, where beyond means above it (`above`) or below
+    /// it; `None` without a ratio.
+    pub fn of(ratios: &[f64], bound: f64, above: bool) -> Option<Standing> {
+        let median = median(ratios.to_vec())?;
+        let beyond = ratios
+            .iter()
+            .filter(|&&ratio| if above { ratio > bound } else { ratio < bound })
+            .count();
+        Some(Standing {
+            median,
+            beyond,
+            runs: ratios.len(),
+        })
+    }
+
+    /// Every repetition is beyond the bound, and there are enough of them (five) for
+    /// that to be no accident of noise: were the two servers equal, all five ratios would
+    /// fall on one side one time in 32.
+    pub fn is_consistent(&self) -> bool {
+        self.runs >= 5 && self.beyond == self.runs
+    }
 }
 
 /// `value / best`, formatted as a ratio such as `1.04×`; `-` when either is missing.
@@ -52,7 +85,26 @@ mod tests {
         // A machine twice as fast in the second repetition: the pairs still say 1.5×.
         let ours = [Some(3.0), Some(1.5), None];
         let theirs = [Some(2.0), Some(1.0), Some(1.0)];
-        assert_eq!(paired_ratio(&ours, &theirs), Some(1.5));
-        assert_eq!(paired_ratio(&[None], &[Some(1.0)]), None);
+        assert_eq!(paired_ratios(&ours, &theirs), [1.5, 1.5]);
+        assert!(paired_ratios(&[None], &[Some(1.0)]).is_empty());
+    }
+
+    #[test]
+    fn a_miss_is_consistent_only_when_every_one_of_five_runs_misses() {
+        let behind = [1.1, 1.2, 1.05, 1.3, 1.01];
+        let standing = Standing::of(&behind, 1.0, true).expect("ratios");
+        assert_eq!(
+            (standing.median, standing.beyond, standing.runs),
+            (1.1, 5, 5)
+        );
+        assert!(standing.is_consistent());
+        let mixed = Standing::of(&[1.1, 0.9, 1.2, 1.05, 0.95], 1.0, true).expect("ratios");
+        assert_eq!(mixed.beyond, 3);
+        assert!(!mixed.is_consistent());
+        let few = Standing::of(&[1.1, 1.2, 1.3], 1.0, true).expect("ratios");
+        assert!(!few.is_consistent(), "three runs cannot tell");
+        let slower = Standing::of(&[0.9, 0.95, 1.0, 0.8, 0.96], 0.97, false).expect("ratios");
+        assert_eq!(slower.beyond, 4);
+        assert_eq!(Standing::of(&[], 1.0, true), None);
     }
 }

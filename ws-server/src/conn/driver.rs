@@ -6,14 +6,13 @@ use std::{
     future::{Future, poll_fn},
     io,
     mem::MaybeUninit,
-    panic::AssertUnwindSafe,
+    panic::{AssertUnwindSafe, catch_unwind},
     pin::{Pin, pin},
     task::{Context, Poll, Waker, ready},
     time::Duration,
 };
 
 use bytes::{Bytes, BytesMut};
-use futures_util::FutureExt;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     time::timeout,
@@ -96,7 +95,8 @@ where
         conn.members().remove(conn.id());
         conn.leave_topics();
         info!(conn = %conn.id(), %code, reason, "connection closed");
-        if guarded(handler.on_close(&conn, code, &reason))
+        let mut on_close = pin!(handler.on_close(&conn, code, &reason));
+        if poll_fn(|cx| poll_guarded(on_close.as_mut(), cx))
             .await
             .is_err()
         {
@@ -109,17 +109,23 @@ where
 /// A callback panicked.
 struct Panicked;
 
-/// Awaits a callback, turning a panic into an error: a bug in one handler fails its own
-/// connection (with 1011) instead of silently killing the task behind it.
-fn guarded(callback: impl Future<Output = ()>) -> impl Future<Output = Result<(), Panicked>> {
-    AssertUnwindSafe(callback)
-        .catch_unwind()
-        .map(|outcome| outcome.map_err(|_| Panicked))
+/// Polls a callback, turning a panic into an error: a bug in one handler fails its own
+/// connection (with 1011) instead of silently killing the task behind it. A callback that
+/// panicked must not be polled again.
+fn poll_guarded<F: Future<Output = ()> + ?Sized>(
+    callback: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), Panicked>> {
+    match catch_unwind(AssertUnwindSafe(|| callback.poll(cx))) {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(())) => Poll::Ready(Ok(())),
+        Err(_) => Poll::Ready(Err(Panicked)),
+    }
 }
 
 /// A running callback, pinned where its caller keeps it: passed on by reference, it is
 /// stored once in the connection's future, not once per layer.
-type Callback<'a> = Pin<&'a mut (dyn Future<Output = Result<(), Panicked>> + Send + 'a)>;
+type Callback<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send + 'a)>;
 
 /// The connection is over: stop now and run `on_close`.
 struct Ended;
@@ -177,15 +183,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     async fn run<H: Handler>(&mut self, handler: &mut H) -> Result<(), Ended> {
         // The callbacks' handle: a clone, as the driver is borrowed mutably meanwhile.
         let conn = &self.conn.clone();
-        if self
-            .callback(pin!(guarded(handler.on_open(conn))))
-            .await?
-            .is_err()
-        {
+        if self.callback(pin!(handler.on_open(conn))).await?.is_err() {
             self.handler_panicked("on_open");
         }
         loop {
-            self.dispatch(handler, conn).await?;
+            if !self.rbuf.is_empty() || self.decoder.is_in_frame() {
+                self.dispatch(handler, conn).await?;
+            }
             let reading = !self.done_reading;
             let step = poll_fn(|cx| self.poll_step(cx, reading)).await;
             match step {
@@ -246,14 +250,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             self.timers.message_received();
         }
         let outcome = match message {
-            Message::Text(text) => {
-                self.callback(pin!(guarded(handler.on_text(conn, text))))
-                    .await?
-            }
-            Message::Binary(data) => {
-                self.callback(pin!(guarded(handler.on_binary(conn, data))))
-                    .await?
-            }
+            Message::Text(text) => self.callback(pin!(handler.on_text(conn, text))).await?,
+            Message::Binary(data) => self.callback(pin!(handler.on_binary(conn, data))).await?,
         };
         if outcome.is_err() {
             self.handler_panicked("a message callback");
@@ -270,7 +268,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) -> Result<Result<(), Panicked>, Ended> {
         poll_fn(|cx| {
             self.awaken(cx);
-            if let Poll::Ready(outcome) = callback.as_mut().poll(cx) {
+            if let Poll::Ready(outcome) = poll_guarded(callback.as_mut(), cx) {
                 return Poll::Ready(Ok(outcome));
             }
             loop {
@@ -352,7 +350,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 .poll(cx)
                 .map(Step::Read);
         }
-        self.rbuf = BytesMut::new();
+        if self.rbuf.capacity() > 0 {
+            // Consumed, and its memory not needed while the connection waits.
+            self.rbuf = BytesMut::new();
+        }
         let mut chunk = [MaybeUninit::<u8>::uninit(); STACK_READ];
         let mut buf = ReadBuf::uninit(&mut chunk);
         if let Err(error) = ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {

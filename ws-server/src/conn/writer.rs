@@ -179,6 +179,15 @@ fn fill_slices<'a>(
 /// Copies the bytes still to write, `skip` bytes into the first frame, into `out`;
 /// `false` (with `out` partly filled) if they do not fit.
 fn copy_small(frames: &VecDeque<OutFrame>, mut skip: usize, out: &mut ReadBuf<'_>) -> bool {
+    if let (Some(frame), 1, 0) = (frames.front(), frames.len(), skip) {
+        // The commonest case by far (one reply to one message), without the loop.
+        if frame.wire_len() > out.remaining() {
+            return false;
+        }
+        out.put_slice(frame.header());
+        out.put_slice(frame.payload());
+        return true;
+    }
     for frame in frames {
         if frame.wire_len() - skip > out.remaining() {
             return false;
@@ -210,6 +219,14 @@ fn coalesce(frames: &VecDeque<OutFrame>, offset: usize, out: &mut Vec<u8>) {
 /// complete; returns how far into the new first frame writing got and the bytes of the
 /// frames popped.
 fn advance(frames: &mut VecDeque<OutFrame>, mut written: usize) -> (usize, usize) {
+    if frames.len() == 1
+        && frames
+            .front()
+            .is_some_and(|frame| frame.wire_len() == written)
+    {
+        frames.pop_front();
+        return (0, written);
+    }
     let mut done = 0;
     while let Some(frame) = frames.front() {
         if written < frame.wire_len() {
