@@ -3,6 +3,7 @@
 //! frames all along, also while a callback runs.
 
 use std::{
+    collections::VecDeque,
     future::{Future, poll_fn},
     io,
     mem::MaybeUninit,
@@ -20,7 +21,7 @@ use tokio::{
 use tracing::{debug, error, info};
 
 use super::{
-    Connection,
+    Connection, direct,
     outbox::CloseStatus,
     read_sizing::{READ_CHUNK, STACK_READ, first_buffer_len},
     timers::{Expired, Timers},
@@ -268,7 +269,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     ) -> Result<Result<(), Panicked>, Ended> {
         poll_fn(|cx| {
             self.awaken(cx);
-            if let Poll::Ready(outcome) = poll_guarded(callback.as_mut(), cx) {
+            // What the callback sends to this connection, with nothing queued before it, is
+            // written straight from the thread's slot.
+            let direct = direct::begin(self.conn.outbox(), self.writer.is_idle());
+            let polled = poll_guarded(callback.as_mut(), cx);
+            let written = direct.end(|frames, counted| self.write_first(frames, counted, cx));
+            if let Some(Err(error)) = written
+                && let Err(ended) = self.handle(Step::WriteFailed(error))
+            {
+                return Poll::Ready(Err(ended));
+            }
+            if let Poll::Ready(outcome) = polled {
                 return Poll::Ready(Ok(outcome));
             }
             loop {
@@ -372,6 +383,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             Some(message) => Step::Arrived(message),
             None => Step::Read(Ok(read.len())),
         })
+    }
+
+    /// Writes the frames a callback sent directly (see [`direct`]), while nothing else is
+    /// waiting to be written; what the socket does not take now waits with the writer.
+    #[inline]
+    fn write_first(
+        &mut self,
+        frames: &mut VecDeque<OutFrame>,
+        counted: bool,
+        cx: &mut Context<'_>,
+    ) -> io::Result<()> {
+        let progress = self.writer.poll_write_first(frames, &mut self.io, cx);
+        let outbox = self.conn.outbox();
+        if counted {
+            if progress.completed > 0 {
+                outbox.written(progress.completed);
+            }
+        } else {
+            // From now on the rest counts as queued, as if it had gone through the outbox.
+            outbox.count(self.writer.held_bytes());
+        }
+        match progress.state {
+            Poll::Ready(Err(error)) => Err(error),
+            _ => Ok(()),
+        }
     }
 
     /// Writes what is queued until everything is written or the socket is full.

@@ -1,5 +1,6 @@
 //! Live connections: the [`Connection`] handle and the task behind each one.
 
+mod direct;
 mod driver;
 mod outbox;
 mod outgoing;

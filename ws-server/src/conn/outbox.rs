@@ -14,6 +14,7 @@ use std::{
 use tokio::sync::Notify;
 
 use super::{
+    direct,
     outgoing::{FrameSource, SendDeflate},
     push::Push,
 };
@@ -114,6 +115,10 @@ impl Outbox {
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
     pub(super) fn offer(&self, frame: OutFrame) -> Offer {
+        // From the connection's own callback, mostly: no lock, no wake-up.
+        let Err(frame) = direct::offer(self, frame) else {
+            return Offer::Queued;
+        };
         let state = self.lock();
         // Set under the lock, as `state.close` is, but in the first cache line.
         if self.closing.load(Ordering::Relaxed) {
@@ -147,6 +152,27 @@ impl Outbox {
     /// Notified when bytes drain or the queue closes.
     pub(super) fn room(&self) -> &Notify {
         &self.room
+    }
+
+    /// Whether a frame of `len` bytes, sent by the callback the task is polling, may skip
+    /// the queue (see [`direct`]): nothing is queued that it would overtake, no close or
+    /// slow consumer is flagged, and it fits with the `uncounted` bytes sent so far.
+    pub(super) fn admits_directly(&self, uncounted: usize, len: usize) -> bool {
+        if self.pending.load(Ordering::Acquire)
+            || self.closing.load(Ordering::Acquire)
+            || self.slow.load(Ordering::Acquire)
+        {
+            return false;
+        }
+        let bytes = self.bytes.load(Ordering::Acquire) + uncounted;
+        bytes == 0 || bytes + len <= self.backpressure.max_queue_len()
+    }
+
+    /// Adds `bytes` of frames that skipped the queue to the bytes queued.
+    pub(super) fn count(&self, bytes: usize) {
+        if bytes > 0 {
+            self.bytes.fetch_add(bytes, Ordering::AcqRel);
+        }
     }
 
     /// Queues a message without waiting.
@@ -257,7 +283,7 @@ impl Outbox {
 
     /// Bytes queued or being written.
     pub(crate) fn queued_bytes(&self) -> usize {
-        self.bytes.load(Ordering::Acquire)
+        self.bytes.load(Ordering::Acquire) + direct::uncounted(self)
     }
 
     /// Whether a frame overflowed the queue under the close policy.

@@ -84,69 +84,111 @@ impl Writer {
     where
         S: AsyncWrite + Unpin,
     {
-        let mut completed = 0;
-        while !self.frames.is_empty() {
-            let vectored = io.is_write_vectored();
-            // Uninitialized: only what is copied in is read.
-            let mut space = [MaybeUninit::<u8>::uninit(); COPY_LIMIT];
-            let mut small = ReadBuf::uninit(&mut space);
-            let poll = if vectored && copy_small(&self.frames, self.offset, &mut small) {
-                // A few small frames: copied together on the stack for one `send`.
-                Pin::new(&mut *io).poll_write(cx, small.filled())
-            } else if vectored {
-                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-                let count = fill_slices(&self.frames, self.offset, &mut slices);
-                Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
-            } else {
-                // Copied into a buffer of the thread's, not the connection's: an idle
-                // connection owns no write buffer.
-                SCRATCH.with_borrow_mut(|scratch| {
-                    scratch.clear();
-                    coalesce(&self.frames, self.offset, scratch);
-                    let poll = Pin::new(&mut *io).poll_write(cx, scratch);
-                    if scratch.capacity() > COALESCE_LIMIT {
-                        *scratch = Vec::new();
-                    }
-                    poll
-                })
-            };
-            let written = match poll {
-                Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
-                Poll::Ready(Ok(written)) => Ok(written),
-                Poll::Ready(Err(error)) => Err(error),
-                Poll::Pending => {
-                    return Progress {
-                        state: Poll::Pending,
-                        completed,
-                    };
+        let Writer {
+            frames,
+            offset,
+            unflushed,
+        } = self;
+        poll_frames(frames, offset, unflushed, io, cx)
+    }
+
+    /// Writes `frames` before anything else, as [`poll_write`](Writer::poll_write) does,
+    /// and keeps what the socket does not take now; `frames` is left empty. Only while
+    /// [idle](Writer::is_idle): for frames that a callback sent directly, from a buffer of
+    /// the thread's.
+    #[inline]
+    pub(crate) fn poll_write_first<S>(
+        &mut self,
+        frames: &mut VecDeque<OutFrame>,
+        io: &mut S,
+        cx: &mut Context<'_>,
+    ) -> Progress
+    where
+        S: AsyncWrite + Unpin,
+    {
+        debug_assert!(self.is_idle());
+        let progress = poll_frames(frames, &mut self.offset, &mut self.unflushed, io, cx);
+        while let Some(frame) = frames.pop_front() {
+            self.frames.push_back(frame);
+        }
+        progress
+    }
+}
+
+/// Writes `frames`, `offset` bytes into the first, until they are all written and
+/// flushed or the socket is full.
+fn poll_frames<S>(
+    frames: &mut VecDeque<OutFrame>,
+    offset: &mut usize,
+    unflushed: &mut bool,
+    io: &mut S,
+    cx: &mut Context<'_>,
+) -> Progress
+where
+    S: AsyncWrite + Unpin,
+{
+    let mut completed = 0;
+    while !frames.is_empty() {
+        let vectored = io.is_write_vectored();
+        // Uninitialized: only what is copied in is read.
+        let mut space = [MaybeUninit::<u8>::uninit(); COPY_LIMIT];
+        let mut small = ReadBuf::uninit(&mut space);
+        let poll = if vectored && copy_small(frames, *offset, &mut small) {
+            // A few small frames: copied together on the stack for one `send`.
+            Pin::new(&mut *io).poll_write(cx, small.filled())
+        } else if vectored {
+            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+            let count = fill_slices(frames, *offset, &mut slices);
+            Pin::new(&mut *io).poll_write_vectored(cx, &slices[..count])
+        } else {
+            // Copied into a buffer of the thread's, not the connection's: an idle
+            // connection owns no write buffer.
+            SCRATCH.with_borrow_mut(|scratch| {
+                scratch.clear();
+                coalesce(frames, *offset, scratch);
+                let poll = Pin::new(&mut *io).poll_write(cx, scratch);
+                if scratch.capacity() > COALESCE_LIMIT {
+                    *scratch = Vec::new();
                 }
-            };
-            match written {
-                Ok(written) => {
-                    self.unflushed = true;
-                    let (offset, done) = advance(&mut self.frames, self.offset + written);
-                    self.offset = offset;
-                    completed += done;
-                }
-                Err(error) => {
-                    return Progress {
-                        state: Poll::Ready(Err(error)),
-                        completed,
-                    };
-                }
+                poll
+            })
+        };
+        let written = match poll {
+            Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
+            Poll::Ready(Ok(written)) => Ok(written),
+            Poll::Ready(Err(error)) => Err(error),
+            Poll::Pending => {
+                return Progress {
+                    state: Poll::Pending,
+                    completed,
+                };
+            }
+        };
+        match written {
+            Ok(written) => {
+                *unflushed = true;
+                let (rest, done) = advance(frames, *offset + written);
+                *offset = rest;
+                completed += done;
+            }
+            Err(error) => {
+                return Progress {
+                    state: Poll::Ready(Err(error)),
+                    completed,
+                };
             }
         }
-        let state = if self.unflushed {
-            let flushed = Pin::new(&mut *io).poll_flush(cx);
-            if let Poll::Ready(Ok(())) = flushed {
-                self.unflushed = false;
-            }
-            flushed
-        } else {
-            Poll::Ready(Ok(()))
-        };
-        Progress { state, completed }
     }
+    let state = if *unflushed {
+        let flushed = Pin::new(&mut *io).poll_flush(cx);
+        if let Poll::Ready(Ok(())) = flushed {
+            *unflushed = false;
+        }
+        flushed
+    } else {
+        Poll::Ready(Ok(()))
+    };
+    Progress { state, completed }
 }
 
 /// The byte ranges still to write, in order, skipping `offset` bytes of the first frame.
