@@ -31,6 +31,17 @@ pub(crate) enum Offer {
     Refused(SendError),
 }
 
+impl Offer {
+    /// Queued, or why not, for a sender that does not wait.
+    fn into_result(self) -> Result<(), SendError> {
+        match self {
+            Offer::Queued => Ok(()),
+            Offer::Full(_) => Err(SendError::Full),
+            Offer::Refused(error) => Err(error),
+        }
+    }
+}
+
 /// Laid out by hand (`repr(C)`), aligned to a cache line: everything a send and a step
 /// of the connection's task touch comes first and shares one line, which with many
 /// connections is usually out of cache when a message arrives.
@@ -119,6 +130,11 @@ impl Outbox {
         let Err(frame) = direct::offer(self, frame) else {
             return Offer::Queued;
         };
+        self.offer_queued(frame)
+    }
+
+    /// As [`offer`](Outbox::offer), always through the queue.
+    fn offer_queued(&self, frame: OutFrame) -> Offer {
         let state = self.lock();
         // Set under the lock, as `state.close` is, but in the first cache line.
         if self.closing.load(Ordering::Relaxed) {
@@ -177,11 +193,15 @@ impl Outbox {
 
     /// Queues a message without waiting.
     pub(crate) fn try_push(&self, out: impl FrameSource) -> Result<(), SendError> {
-        match self.offer(out.into_frame(self.deflate())) {
-            Offer::Queued => Ok(()),
-            Offer::Full(_) => Err(SendError::Full),
-            Offer::Refused(error) => Err(error),
-        }
+        self.offer(out.into_frame(self.deflate())).into_result()
+    }
+
+    /// Queues a message without waiting, through the queue even from the connection's
+    /// own callback: for broadcasts, which offer to many connections and could skip the
+    /// queue of one at most.
+    pub(crate) fn try_push_queued(&self, out: impl FrameSource) -> Result<(), SendError> {
+        self.offer_queued(out.into_frame(self.deflate()))
+            .into_result()
     }
 
     /// Queues a ping or pong, which the bound does not apply to; refused once closing.
