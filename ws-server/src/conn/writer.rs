@@ -337,15 +337,18 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn partial_writes_lose_and_duplicate_nothing() {
-        let frames: Vec<OutFrame> = vec![
+    fn sample_frames() -> Vec<OutFrame> {
+        vec![
             OutFrame::text("hello".into()),
             OutFrame::binary(Bytes::from(vec![7u8; 300])),
             OutFrame::binary(Bytes::new()),
             OutFrame::close(None),
-        ];
-        let expected: Vec<u8> = frames
+        ]
+    }
+
+    /// The bytes that `frames` put on the wire.
+    fn wire(frames: &[OutFrame]) -> Vec<u8> {
+        frames
             .iter()
             .flat_map(|f| {
                 f.header()
@@ -354,7 +357,13 @@ mod tests {
                     .copied()
                     .collect::<Vec<_>>()
             })
-            .collect();
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn partial_writes_lose_and_duplicate_nothing() {
+        let frames = sample_frames();
+        let expected = wire(&frames);
         for vectored in [true, false] {
             for chunk in [1, 3, 7, 64, 10_000] {
                 let mut sink = Trickle {
@@ -376,6 +385,78 @@ mod tests {
                 assert_eq!(completed, expected.len());
                 assert_eq!(sink.out, expected, "chunk {chunk} vectored {vectored}");
             }
+        }
+    }
+
+    /// Takes `room` bytes, then is full until given more.
+    struct Filling {
+        out: Vec<u8>,
+        room: usize,
+    }
+
+    impl AsyncWrite for Filling {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            if self.room == 0 {
+                return Poll::Pending;
+            }
+            let n = buf.len().min(self.room);
+            self.out.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let first = bufs
+                .iter()
+                .find(|buf| !buf.is_empty())
+                .map_or(&[][..], |b| b);
+            self.poll_write(cx, first)
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    fn what_a_full_socket_leaves_of_frames_written_first_the_writer_finishes() {
+        let frames = sample_frames();
+        let expected = wire(&frames);
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for room in [0, 1, 3, 7, 64, 310, expected.len() - 1] {
+            let mut sink = Filling {
+                out: Vec::new(),
+                room,
+            };
+            let mut writer = Writer::default();
+            let mut first: VecDeque<OutFrame> = frames.iter().cloned().collect();
+            let progress = writer.poll_write_first(&mut first, &mut sink, &mut cx);
+            assert!(first.is_empty(), "room {room}: every frame written or kept");
+            assert!(progress.state.is_pending(), "room {room}");
+            assert_eq!(sink.out, expected[..room], "room {room}");
+            assert_eq!(progress.completed + writer.held_bytes(), expected.len());
+            // The socket drains: the writer goes on where the first write stopped.
+            sink.room = usize::MAX;
+            let rest = writer.poll_write(&mut sink, &mut cx);
+            assert!(matches!(rest.state, Poll::Ready(Ok(()))), "room {room}");
+            assert_eq!(sink.out, expected, "room {room}");
+            assert!(writer.is_idle());
         }
     }
 }
