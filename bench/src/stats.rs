@@ -24,34 +24,33 @@ pub fn paired_ratios(ours: &[Option<f64>], theirs: &[Option<f64>]) -> Vec<f64> {
         .collect()
 }
 
-/// Where paired ratios stand against a bound.
+/// Where paired ratios stand against a target.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Standing {
     /// The median ratio.
     pub median: f64,
-    /// Repetitions whose ratio is beyond the bound.
+    /// The median falls short of the target.
+    pub short: bool,
+    /// Repetitions whose ratio falls short.
     pub beyond: usize,
     /// Repetitions compared.
     pub runs: usize,
 }
 
 impl Standing {
-    /// How `ratios` stand against `bound`, where beyond means above it (`above`) or below
-    /// it; `None` without a ratio.
-    pub fn of(ratios: &[f64], bound: f64, above: bool) -> Option<Standing> {
+    /// How `ratios` stand against a target that a ratio falls short of when `short` says
+    /// so; `None` without a ratio.
+    pub fn of(ratios: &[f64], short: impl Fn(f64) -> bool) -> Option<Standing> {
         let median = median(ratios.to_vec())?;
-        let beyond = ratios
-            .iter()
-            .filter(|&&ratio| if above { ratio > bound } else { ratio < bound })
-            .count();
         Some(Standing {
             median,
-            beyond,
+            short: short(median),
+            beyond: ratios.iter().filter(|&&ratio| short(ratio)).count(),
             runs: ratios.len(),
         })
     }
 
-    /// Every repetition is beyond the bound, and there are enough of them (five) for
+    /// Every repetition falls short, and there are enough of them (five) for
     /// that to be no accident of noise: were the two servers equal, all five ratios would
     /// fall on one side one time in 32.
     pub fn is_consistent(&self) -> bool {
@@ -92,19 +91,19 @@ mod tests {
     #[test]
     fn a_miss_is_consistent_only_when_every_one_of_five_runs_misses() {
         let behind = [1.1, 1.2, 1.05, 1.3, 1.01];
-        let standing = Standing::of(&behind, 1.0, true).expect("ratios");
+        let standing = Standing::of(&behind, |r| r > 1.0).expect("ratios");
         assert_eq!(
             (standing.median, standing.beyond, standing.runs),
             (1.1, 5, 5)
         );
         assert!(standing.is_consistent());
-        let mixed = Standing::of(&[1.1, 0.9, 1.2, 1.05, 0.95], 1.0, true).expect("ratios");
+        let mixed = Standing::of(&[1.1, 0.9, 1.2, 1.05, 0.95], |r| r > 1.0).expect("ratios");
         assert_eq!(mixed.beyond, 3);
         assert!(!mixed.is_consistent());
-        let few = Standing::of(&[1.1, 1.2, 1.3], 1.0, true).expect("ratios");
+        let few = Standing::of(&[1.1, 1.2, 1.3], |r| r > 1.0).expect("ratios");
         assert!(!few.is_consistent(), "three runs cannot tell");
-        let slower = Standing::of(&[0.9, 0.95, 1.0, 0.8, 0.96], 0.97, false).expect("ratios");
+        let slower = Standing::of(&[0.9, 0.95, 1.0, 0.8, 0.96], |r| r < 0.97).expect("ratios");
         assert_eq!(slower.beyond, 4);
-        assert_eq!(Standing::of(&[], 1.0, true), None);
+        assert_eq!(Standing::of(&[], |r| r > 1.0), None);
     }
 }

@@ -1,12 +1,6 @@
 //! The echo matrix: payload sizes × connection counts × servers, interleaved and repeated.
 
-use std::{
-    cmp::Ordering::{Greater, Less},
-    collections::BTreeMap,
-    fmt::Write,
-    io,
-    time::Duration,
-};
+use std::{collections::BTreeMap, fmt::Write, io, time::Duration};
 
 use super::{Cores, micros, rotated};
 use crate::{
@@ -184,27 +178,23 @@ fn verdict(size: usize, connections: usize, by_kind: &BTreeMap<Kind, Vec<EchoRep
     let (our_cpu, our_rate) = (series(&Kind::WsServer, cpu), series(&Kind::WsServer, rate));
     // Each shortfall: what fell short, by how much, and in how many repetitions.
     let mut misses: Vec<(String, Standing)> = Vec::new();
-    let mut check = |what: String, theirs: Vec<Option<f64>>, ours: &[Option<f64>], bound, above| {
-        if let Some(standing) = Standing::of(&paired_ratios(ours, &theirs), bound, above)
-            && standing.median.partial_cmp(&bound) == Some(if above { Greater } else { Less })
-        {
-            misses.push((what, standing));
-        }
-    };
+    let mut check =
+        |what: String, theirs: Vec<Option<f64>>, ours: &[Option<f64>], short: fn(f64) -> bool| {
+            if let Some(standing) = Standing::of(&paired_ratios(ours, &theirs), short)
+                && standing.short
+            {
+                misses.push((what, standing));
+            }
+        };
     for peer in by_kind.keys().filter(|kind| kind.is_peer()) {
-        check(
-            format!("CPU × {peer}"),
-            series(peer, cpu),
-            &our_cpu,
-            1.0,
-            true,
-        );
+        check(format!("CPU × {peer}"), series(peer, cpu), &our_cpu, |r| {
+            r > 1.0
+        });
         check(
             format!("msgs/s × {peer}"),
             series(peer, rate),
             &our_rate,
-            0.97,
-            false,
+            |r| r < 0.97,
         );
     }
     if size <= 1024 {
@@ -212,8 +202,7 @@ fn verdict(size: usize, connections: usize, by_kind: &BTreeMap<Kind, Vec<EchoRep
             "CPU × raw TCP".to_owned(),
             series(&Kind::RawTcp, cpu),
             &our_cpu,
-            1.05,
-            true,
+            |r| r > 1.05,
         );
     }
     let failed: usize = by_kind

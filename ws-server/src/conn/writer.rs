@@ -290,22 +290,22 @@ mod tests {
     use super::*;
     use crate::proto::OutFrame;
 
-    /// Accepts at most `chunk` bytes per write, to exercise partial writes.
+    /// Accepts at most `chunk` bytes per write, to exercise partial writes, and `room`
+    /// bytes in all, after which it is full until given more.
     struct Trickle {
         out: Vec<u8>,
         chunk: usize,
+        room: usize,
         vectored: bool,
     }
 
     impl AsyncWrite for Trickle {
         fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
             buf: &[u8],
         ) -> Poll<io::Result<usize>> {
-            let n = buf.len().min(self.chunk);
-            self.out.extend_from_slice(&buf[..n]);
-            Poll::Ready(Ok(n))
+            self.poll_write_vectored(cx, &[IoSlice::new(buf)])
         }
 
         fn poll_write_vectored(
@@ -313,7 +313,10 @@ mod tests {
             _: &mut Context<'_>,
             bufs: &[IoSlice<'_>],
         ) -> Poll<io::Result<usize>> {
-            let mut budget = self.chunk;
+            if self.room == 0 {
+                return Poll::Pending;
+            }
+            let mut budget = self.chunk.min(self.room);
             let mut total = 0;
             for buf in bufs {
                 let n = buf.len().min(budget);
@@ -321,6 +324,7 @@ mod tests {
                 budget -= n;
                 total += n;
             }
+            self.room -= total;
             Poll::Ready(Ok(total))
         }
 
@@ -369,6 +373,7 @@ mod tests {
                 let mut sink = Trickle {
                     out: Vec::new(),
                     chunk,
+                    room: usize::MAX,
                     vectored,
                 };
                 let mut writer = Writer::default();
@@ -388,61 +393,17 @@ mod tests {
         }
     }
 
-    /// Takes `room` bytes, then is full until given more.
-    struct Filling {
-        out: Vec<u8>,
-        room: usize,
-    }
-
-    impl AsyncWrite for Filling {
-        fn poll_write(
-            mut self: Pin<&mut Self>,
-            _: &mut Context<'_>,
-            buf: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            if self.room == 0 {
-                return Poll::Pending;
-            }
-            let n = buf.len().min(self.room);
-            self.out.extend_from_slice(&buf[..n]);
-            self.room -= n;
-            Poll::Ready(Ok(n))
-        }
-
-        fn poll_write_vectored(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            bufs: &[IoSlice<'_>],
-        ) -> Poll<io::Result<usize>> {
-            let first = bufs
-                .iter()
-                .find(|buf| !buf.is_empty())
-                .map_or(&[][..], |b| b);
-            self.poll_write(cx, first)
-        }
-
-        fn is_write_vectored(&self) -> bool {
-            true
-        }
-
-        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-
-        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-            Poll::Ready(Ok(()))
-        }
-    }
-
     #[test]
     fn what_a_full_socket_leaves_of_frames_written_first_the_writer_finishes() {
         let frames = sample_frames();
         let expected = wire(&frames);
         let mut cx = Context::from_waker(std::task::Waker::noop());
         for room in [0, 1, 3, 7, 64, 310, expected.len() - 1] {
-            let mut sink = Filling {
+            let mut sink = Trickle {
                 out: Vec::new(),
+                chunk: usize::MAX,
                 room,
+                vectored: true,
             };
             let mut writer = Writer::default();
             let mut first: VecDeque<OutFrame> = frames.iter().cloned().collect();
