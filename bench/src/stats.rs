@@ -50,12 +50,26 @@ impl Standing {
         })
     }
 
-    /// Every repetition falls short, and there are enough of them (five) for
-    /// that to be no accident of noise: were the two servers equal, all five ratios would
-    /// fall on one side one time in 32.
+    /// So many repetitions fall short that noise alone would rarely do it: were the two
+    /// servers equal, each ratio would fall on either side with even odds, and this many
+    /// or more of them on the short side would come at most one time in 32 (a sign test).
+    /// Five of five qualify, nine of ten, and never fewer than five runs.
     pub fn is_consistent(&self) -> bool {
-        self.runs >= 5 && self.beyond == self.runs
+        sign_test_tail(self.runs, self.beyond) <= 1.0 / 32.0
     }
+}
+
+/// The chance that `at_least` or more of `runs` fair coin flips come up heads.
+fn sign_test_tail(runs: usize, at_least: usize) -> f64 {
+    let mut ways = 1.0; // runs choose k, from k = 0
+    let mut tail = 0.0;
+    for k in 0..=runs {
+        if k >= at_least {
+            tail += ways;
+        }
+        ways = ways * (runs - k) as f64 / (k + 1) as f64;
+    }
+    tail / 2f64.powi(runs as i32)
 }
 
 /// `value / best`, formatted as a ratio such as `1.04×`; `-` when either is missing.
@@ -89,7 +103,14 @@ mod tests {
     }
 
     #[test]
-    fn a_miss_is_consistent_only_when_every_one_of_five_runs_misses() {
+    fn the_sign_test_tail_counts_outcomes() {
+        assert_eq!(sign_test_tail(5, 5), 1.0 / 32.0);
+        assert_eq!(sign_test_tail(10, 9), 11.0 / 1024.0);
+        assert_eq!(sign_test_tail(4, 0), 1.0);
+    }
+
+    #[test]
+    fn a_miss_is_consistent_only_when_nearly_every_run_misses() {
         let behind = [1.1, 1.2, 1.05, 1.3, 1.01];
         let standing = Standing::of(&behind, |r| r > 1.0).expect("ratios");
         assert_eq!(
@@ -102,6 +123,12 @@ mod tests {
         assert!(!mixed.is_consistent());
         let few = Standing::of(&[1.1, 1.2, 1.3], |r| r > 1.0).expect("ratios");
         assert!(!few.is_consistent(), "three runs cannot tell");
+        let nine_of_ten = [1.1, 1.2, 1.05, 1.3, 1.01, 1.1, 1.2, 1.05, 1.3, 0.9];
+        let standing = Standing::of(&nine_of_ten, |r| r > 1.0).expect("ratios");
+        assert!(standing.is_consistent(), "nine of ten: 11 in 1024");
+        let eight_of_ten = [1.1, 1.2, 1.05, 1.3, 1.01, 1.1, 1.2, 1.05, 0.9, 0.9];
+        let standing = Standing::of(&eight_of_ten, |r| r > 1.0).expect("ratios");
+        assert!(!standing.is_consistent(), "eight of ten: 56 in 1024");
         let slower = Standing::of(&[0.9, 0.95, 1.0, 0.8, 0.96], |r| r < 0.97).expect("ratios");
         assert_eq!(slower.beyond, 4);
         assert_eq!(Standing::of(&[], |r| r > 1.0), None);

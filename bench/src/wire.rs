@@ -7,6 +7,13 @@ pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 /// The binary opcode.
 pub const BINARY: u8 = 0x2;
 
+/// The pong opcode.
+pub const PONG: u8 = 0xa;
+
+/// The first byte of a server's ping: FIN and the ping opcode. Its payload length, in the
+/// second byte, is at most 125.
+pub const PING_HEAD: u8 = 0x89;
+
 /// The length field's bytes for a payload of `len` bytes, after the opcode byte.
 fn length_field(len: usize, masked: bool, out: &mut Vec<u8>) {
     let mask_bit = if masked { 0x80 } else { 0 };

@@ -1,10 +1,11 @@
 //! The harness against every server, briefly: each echoes, holds idle connections and fans
 //! out without a failed connection. Rates are printed, never asserted (no timing here).
 
-use std::{path::Path, time::Duration};
+use std::{cell::Cell, path::Path, rc::Rc, time::Duration};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ws_bench::{
-    echo_load::{self, EchoLoad},
+    echo_load::{self, EchoLoad, Fleet},
     fanout_load::{self, FanoutLoad},
     idle,
     kind::{Kind, ServerProcess},
@@ -85,4 +86,93 @@ fn every_websocket_server_fans_out_to_every_subscriber() {
 fn the_generator_refuses_remote_targets() {
     assert!(ws_bench::loopback::loopback_target("192.0.2.10:80").is_err());
     assert!(ws_bench::loopback::loopback_target("127.0.0.1:80").is_ok());
+}
+
+/// A WebSocket echo of 16-byte messages that pings along with every echo, alternately
+/// before and after it in the same write, and counts the pongs that answer.
+async fn pinging_echo(listener: tokio::net::TcpListener, pongs: Rc<Cell<usize>>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            return;
+        };
+        let pongs = pongs.clone();
+        tokio::task::spawn_local(async move {
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                head.push(stream.read_u8().await?);
+            }
+            stream
+                .write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+                .await?;
+            const PING: [u8; 5] = [0x89, 3, b'h', b'e', b'y'];
+            for echoes in 0usize.. {
+                let mut frame = [0u8; 6];
+                stream.read_exact(&mut frame).await?;
+                let mut payload = vec![0; usize::from(frame[1] & 0x7f)];
+                stream.read_exact(&mut payload).await?;
+                for (i, byte) in payload.iter_mut().enumerate() {
+                    *byte ^= frame[2 + i % 4];
+                }
+                if frame[0] == 0x8a {
+                    assert_eq!(payload, b"hey", "a pong returns the ping's payload");
+                    pongs.set(pongs.get() + 1);
+                    continue;
+                }
+                let mut echo = vec![0x82, payload.len() as u8];
+                echo.extend_from_slice(&payload);
+                let out = if echoes % 2 == 0 {
+                    [&PING[..], &echo].concat()
+                } else {
+                    [&echo[..], &PING].concat()
+                };
+                stream.write_all(&out).await?;
+            }
+            Ok::<(), std::io::Error>(())
+        });
+    }
+}
+
+#[test]
+fn a_fleet_answers_pings_and_stays_open_between_windows() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    tokio::task::LocalSet::new().block_on(&runtime, async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let pongs = Rc::new(Cell::new(0));
+        tokio::task::spawn_local(pinging_echo(listener, pongs.clone()));
+        let mut fleet = Fleet::connect(&EchoLoad {
+            addr,
+            path: "/echo".to_owned(),
+            connections: 4,
+            size: 16,
+            warmup: Duration::ZERO,
+            duration: Duration::ZERO,
+            raw: false,
+            server_pid: None,
+        })
+        .await
+        .expect("connect");
+        let mut echoed = 0;
+        for window in 0..2 {
+            let report = fleet
+                .window(Duration::from_millis(20), Duration::from_millis(100))
+                .await
+                .expect("window");
+            assert_eq!(report.failed, 0, "window {window}");
+            assert!(report.messages > 0, "window {window} echoed nothing");
+            echoed += report.messages as usize;
+        }
+        fleet.close().await;
+        // Each echo came with a ping; only the last one's, sent after it, may go unanswered.
+        assert!(
+            pongs.get() + 4 >= echoed,
+            "{} pongs for {echoed} echoes",
+            pongs.get()
+        );
+    });
 }

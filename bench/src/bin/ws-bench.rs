@@ -33,6 +33,9 @@ enum Command {
     All {
         #[command(flatten)]
         matrix: MatrixArgs,
+        /// Repetitions of the fan-out run (a fresh server each; 3-second windows).
+        #[arg(long, default_value_t = 5)]
+        fanout_reps: usize,
         /// Idle connections held for the memory figure.
         #[arg(long, default_value_t = 10_000)]
         idle_connections: usize,
@@ -93,16 +96,36 @@ struct Servers {
     servers: Vec<Kind>,
 }
 
+/// Seconds measured per run, outside the matrix.
+const RUN_SECS: f64 = 3.0;
+/// Seconds of load before a run's measured window, outside the matrix.
+const RUN_WARMUP: f64 = 0.5;
+
+/// Timing of runs that each have a server of their own.
 #[derive(Args, Clone)]
 struct Timing {
     /// Repetitions of each run; tables show medians.
     #[arg(long, default_value_t = 3)]
     reps: usize,
     /// Seconds measured per run.
-    #[arg(long, default_value_t = 3.0)]
+    #[arg(long, default_value_t = RUN_SECS)]
     secs: f64,
     /// Seconds of load before measuring.
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = RUN_WARMUP)]
+    warmup: f64,
+}
+
+/// The echo matrix's timing: short windows taking turns between servers.
+#[derive(Args, Clone)]
+struct Rounds {
+    /// Rounds per cell: in each, every server has one window; tables show medians.
+    #[arg(long, default_value_t = 40)]
+    rounds: usize,
+    /// Seconds measured per window.
+    #[arg(long, default_value_t = 0.25)]
+    secs: f64,
+    /// Seconds of load before each window.
+    #[arg(long, default_value_t = 0.1)]
     warmup: f64,
 }
 
@@ -117,7 +140,7 @@ struct MatrixArgs {
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     connections: Vec<usize>,
     #[command(flatten)]
-    timing: Timing,
+    timing: Rounds,
 }
 
 impl Timing {
@@ -131,14 +154,13 @@ impl Timing {
 
 impl MatrixArgs {
     fn plan(&self) -> suite::echo::Plan {
-        let (warmup, duration) = self.timing.windows();
         suite::echo::Plan {
             kinds: self.servers.servers.clone(),
             sizes: self.sizes.clone(),
             connections: self.connections.clone(),
-            reps: self.timing.reps,
-            warmup,
-            duration,
+            rounds: self.timing.rounds,
+            warmup: Duration::from_secs_f64(self.timing.warmup),
+            duration: Duration::from_secs_f64(self.timing.secs),
         }
     }
 }
@@ -147,6 +169,7 @@ fn main() -> io::Result<()> {
     match Cli::parse().command {
         Command::All {
             matrix,
+            fanout_reps,
             idle_connections,
             subscribers,
             out,
@@ -162,12 +185,17 @@ fn main() -> io::Result<()> {
                 cores,
             )?);
             report.push_str("\n## Fan-out (one publisher, encode once where the server can)\n\n");
+            let fanout_timing = Timing {
+                reps: fanout_reps,
+                secs: RUN_SECS,
+                warmup: RUN_WARMUP,
+            };
             report.push_str(&suite::fanout::run(
                 &matrix.servers.servers,
                 subscribers,
                 16,
-                matrix.timing.reps,
-                matrix.timing.windows(),
+                fanout_timing.reps,
+                fanout_timing.windows(),
                 cores,
             )?);
             if let Some(dir) = out.parent() {
@@ -255,7 +283,7 @@ fn header(cores: Cores) -> String {
         })
         .unwrap_or_else(|| "unknown CPU".to_owned());
     format!(
-        "# ws-bench report\n\n{cpu}; {}. Medians of the repetitions; CPU is the server process's user + system time from /proc/PID/stat over the measured window.\n",
+        "# ws-bench report\n\n{cpu}; {}. Medians of the repetitions; CPU is the server process's time on a CPU over the measured window, from /proc/PID/task/*/schedstat (in nanoseconds).\n",
         if cores.pinned() {
             "generator on core 0, server on core 1 (taskset)"
         } else {
