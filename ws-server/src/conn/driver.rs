@@ -6,7 +6,6 @@ use std::{
     collections::VecDeque,
     future::{Future, poll_fn},
     io,
-    mem::MaybeUninit,
     panic::{AssertUnwindSafe, catch_unwind},
     pin::{Pin, pin},
     task::{Context, Poll, Waker, ready},
@@ -15,7 +14,7 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::timeout,
 };
 use tracing::{debug, error, info};
@@ -23,7 +22,7 @@ use tracing::{debug, error, info};
 use super::{
     Connection, direct,
     outbox::CloseStatus,
-    read_sizing::{READ_CHUNK, STACK_READ, first_buffer_len},
+    read_sizing::{KEEP_READ_AT, READ_CHUNK, first_buffer_len, with_first_read_buffer},
     timers::{Expired, Timers},
     writer::Writer,
 };
@@ -347,9 +346,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         }
     }
 
-    /// Reads what the socket has. With nothing buffered, it reads into the stack and keeps
-    /// only what arrived, so that an idle connection owns no read buffer; a message that
-    /// arrived whole is taken from there in one step.
+    /// Reads what the socket has. With nothing buffered, it reads into a buffer of the
+    /// thread's and keeps only what arrived, so that an idle connection owns no read buffer;
+    /// a message that arrived whole is taken from there in one step, without a copy if it
+    /// is large.
     fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
         if !self.rbuf.is_empty() {
             // The decoder makes room for the rest of a frame it has begun; a header still
@@ -365,23 +365,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // Consumed, and its memory not needed while the connection waits.
             self.rbuf = BytesMut::new();
         }
-        let mut chunk = [MaybeUninit::<u8>::uninit(); STACK_READ];
-        let mut buf = ReadBuf::uninit(&mut chunk);
-        if let Err(error) = ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
-            return Poll::Ready(Step::Read(Err(error)));
-        }
-        let mut read = buf.filled();
-        let arrived = self.decoder.decode_whole_from(read).map(|(message, used)| {
-            read = &read[used..];
-            message
-        });
-        if !read.is_empty() {
-            self.rbuf = BytesMut::with_capacity(first_buffer_len(read));
-            self.rbuf.extend_from_slice(read);
-        }
-        Poll::Ready(match arrived {
-            Some(message) => Step::Arrived(message),
-            None => Step::Read(Ok(read.len())),
+        with_first_read_buffer(|read| {
+            if let Err(error) = ready!(pin!(self.io.read_buf(read)).poll(cx)) {
+                return Poll::Ready(Step::Read(Err(error)));
+            }
+            let more = read.len() == read.capacity();
+            if read.len() >= KEEP_READ_AT
+                && let Some(message) = self.decoder.take_whole(read)
+            {
+                return Poll::Ready(Step::Arrived(message));
+            }
+            let (arrived, used) = match self.decoder.decode_whole_from(read) {
+                Some((message, used)) => (Some(message), used),
+                None => (None, 0),
+            };
+            let rest = &read[used..];
+            if !rest.is_empty() {
+                self.rbuf = BytesMut::with_capacity(first_buffer_len(rest, more));
+                self.rbuf.extend_from_slice(rest);
+            }
+            Poll::Ready(match arrived {
+                Some(message) => Step::Arrived(message),
+                None => Step::Read(Ok(read.len())),
+            })
         })
     }
 

@@ -1,33 +1,61 @@
 //! How much memory a connection takes for reading: nothing while idle, and for a frame,
 //! room in proportion to what has arrived.
 
+use std::cell::RefCell;
+
 use crate::proto::FrameHeader;
 
 /// Room added to a read buffer that holds part of a header.
 pub(super) const READ_CHUNK: usize = 8 * 1024;
-/// What one read takes when nothing is buffered: into the stack, then copied out.
-pub(super) const STACK_READ: usize = 16 * 1024;
+/// What one read takes when the connection has nothing buffered: into a buffer of the
+/// thread's, large enough that a message of 64 KiB and more arrives in one read, and small
+/// enough that allocating a new one (when a large message keeps the old) stays below
+/// glibc's threshold for `mmap`, whose fresh pages would cost a fault each.
+pub(super) const FIRST_READ: usize = 120 * 1024;
+/// A message that arrived as a whole read of at least this many bytes keeps the thread's
+/// buffer as its payload instead of being copied out of it.
+pub(super) const KEEP_READ_AT: usize = 16 * 1024;
 /// How far a frame's header is trusted when sizing the buffer for the rest: up to this
 /// many times the bytes that came with it.
 const TRUST_FACTOR: usize = 8;
 
-/// The capacity of a new read buffer for the bytes of a first read: room for the whole of
-/// the first frame if its header says so, but never more than `TRUST_FACTOR` times what
-/// arrived, so that a header alone buys no memory.
-pub(super) fn first_buffer_len(read: &[u8]) -> usize {
-    if read.len() < STACK_READ {
+thread_local! {
+    /// The first read of every connection on this thread with nothing buffered.
+    static FIRST_READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `read` with the thread's buffer for first reads: empty, with room for
+/// [`FIRST_READ`] bytes. What `read` leaves in it is dropped; what it takes (a message
+/// that keeps the memory) is replaced on the next call.
+pub(super) fn with_first_read_buffer<R>(read: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    FIRST_READ_BUFFER.with_borrow_mut(|buffer| {
+        if buffer.capacity() < FIRST_READ {
+            *buffer = Vec::with_capacity(FIRST_READ);
+        }
+        let result = read(buffer);
+        buffer.clear();
+        result
+    })
+}
+
+/// The capacity of a connection's read buffer for `rest`, the bytes of a first read it
+/// must keep: room for the whole of their first frame if its header says so, but never
+/// more than `TRUST_FACTOR` times what arrived, so that a header alone buys no memory.
+/// `more` tells that the read filled its buffer, so that the socket may hold more.
+pub(super) fn first_buffer_len(rest: &[u8], more: bool) -> usize {
+    if !more {
         // The socket had no more: whatever follows arrives later, and the decoder grows
         // the buffer for it then.
-        return read.len();
+        return rest.len();
     }
-    let frame_len = match FrameHeader::parse(read) {
+    let frame_len = match FrameHeader::parse(rest) {
         Ok(Some((header, header_len))) => usize::try_from(header.payload_len)
             .map_or(usize::MAX, |len| len.saturating_add(header_len)),
         _ => 0,
     };
     frame_len
-        .min(read.len().saturating_mul(TRUST_FACTOR))
-        .max(read.len())
+        .min(rest.len().saturating_mul(TRUST_FACTOR))
+        .max(rest.len())
 }
 
 #[cfg(test)]
@@ -42,20 +70,34 @@ mod tests {
     }
 
     #[test]
-    fn a_short_read_gets_exactly_its_size() {
+    fn what_a_drained_socket_gave_gets_exactly_its_size() {
         let mut read = header(100);
         read.extend_from_slice(&[0; 100]);
-        assert_eq!(first_buffer_len(&read), read.len());
-        assert_eq!(first_buffer_len(&header(65536)), 14);
+        assert_eq!(first_buffer_len(&read, false), read.len());
+        assert_eq!(first_buffer_len(&header(65536), false), 14);
     }
 
     #[test]
     fn a_large_frame_gets_room_in_proportion_to_what_came() {
-        let mut read = header(65536);
-        read.resize(16 * 1024, 0);
-        assert_eq!(first_buffer_len(&read), 65536 + 14);
+        let mut read = header(1 << 19);
+        read.resize(FIRST_READ, 0);
+        assert_eq!(first_buffer_len(&read, true), (1 << 19) + 14);
         let mut claim = header(1 << 30);
-        claim.resize(STACK_READ, 0);
-        assert_eq!(first_buffer_len(&claim), STACK_READ * TRUST_FACTOR);
+        claim.resize(FIRST_READ, 0);
+        assert_eq!(first_buffer_len(&claim, true), FIRST_READ * TRUST_FACTOR);
+    }
+
+    #[test]
+    fn the_thread_buffer_is_empty_with_room_every_time() {
+        for keep in [false, true, false] {
+            with_first_read_buffer(|buffer| {
+                assert!(buffer.is_empty());
+                assert!(buffer.capacity() >= FIRST_READ);
+                buffer.extend_from_slice(b"read");
+                if keep {
+                    drop(std::mem::take(buffer));
+                }
+            });
+        }
     }
 }

@@ -219,6 +219,46 @@ impl Decoder {
         Some((message(frame.text, Bytes::from(payload)), end))
     }
 
+    /// As [`decode_whole_from`](Decoder::decode_whole_from), for a read that holds one
+    /// whole frame and nothing more: the payload is unmasked where it lies and keeps the
+    /// read's memory, trimmed to the frame, so that a large message is never copied.
+    /// `read` is left empty. For anything else it returns `None` and leaves `read` as it
+    /// was.
+    ///
+    /// ```
+    /// use ws_server::{proto::Decoder, Limits, Message};
+    ///
+    /// let decoder = Decoder::new(Limits::DEFAULT);
+    /// // A masked "Hello" (RFC 6455 section 5.7).
+    /// let mut read = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// assert_eq!(decoder.take_whole(&mut read), Some(Message::from("Hello")));
+    /// assert!(read.is_empty());
+    ///
+    /// // One more byte than the frame: left to the other paths.
+    /// let mut read = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x81];
+    /// assert_eq!(decoder.take_whole(&mut read), None);
+    /// assert_eq!(read.len(), 12);
+    /// ```
+    pub fn take_whole(&self, read: &mut Vec<u8>) -> Option<Message> {
+        let frame = self.whole_frame(read)?;
+        if frame.header_len + frame.len != read.len() {
+            return None;
+        }
+        let payload = &mut read[frame.header_len..];
+        apply_mask(payload, frame.key, 0);
+        if frame.text && simdutf8::basic::from_utf8(payload).is_err() {
+            // Masked again, as it came: the general path reports the error.
+            apply_mask(payload, frame.key, 0);
+            return None;
+        }
+        let mut whole = std::mem::take(read);
+        // Exactly as long as the frame: the conversion below then keeps the allocation.
+        whole.shrink_to_fit();
+        let mut payload = Bytes::from(whole);
+        payload.advance(frame.header_len);
+        Some(message(frame.text, payload))
+    }
+
     /// The common case in one step, as [`decode_whole_from`](Decoder::decode_whole_from),
     /// for a frame at the front of `buf`. Every other case (`Ok(None)`) is left untouched
     /// to the general path.

@@ -17,6 +17,24 @@
 /// assert_eq!(whole, parts);
 /// ```
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    if buf.len() >= ALIGN_FROM {
+        // A payload lies behind its frame's header and so is never aligned by itself: the
+        // bytes up to a 16-byte boundary go first, so that the wide loads and stores of the
+        // rest are aligned (half as fast again at 64 KiB; below a few KiB, not worth it).
+        let head = buf.as_ptr().align_offset(16).min(buf.len());
+        let (head_bytes, rest) = buf.split_at_mut(head);
+        mask_words(head_bytes, key, offset);
+        mask_words(rest, key, offset + head);
+    } else {
+        mask_words(buf, key, offset);
+    }
+}
+
+/// From this length on, aligning first pays for itself.
+const ALIGN_FROM: usize = 4096;
+
+#[inline]
+fn mask_words(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate(key, offset % 4);
     // Eight bytes at a time: the compiler turns this into wide XORs without `unsafe`.
     let word = u64::from_ne_bytes([
@@ -53,16 +71,21 @@ mod tests {
     }
 
     #[test]
-    fn matches_the_bytewise_definition_at_every_offset_and_length() {
+    fn matches_the_bytewise_definition_at_every_offset_length_and_alignment() {
         let key = [0x37, 0xfa, 0x21, 0x3d];
-        for len in 0..40 {
-            for offset in 0..8 {
-                let data: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(31)).collect();
-                let mut fast = data.clone();
-                let mut slow = data.clone();
-                apply_mask(&mut fast, key, offset);
-                naive(&mut slow, key, offset);
-                assert_eq!(fast, slow, "len {len} offset {offset}");
+        let data: Vec<u8> = (0..ALIGN_FROM + 64)
+            .map(|b| (b as u8).wrapping_mul(31))
+            .collect();
+        // Every start within a 16-byte line, so that the aligned part begins anywhere.
+        for start in 0..16 {
+            for len in (0..200).chain(ALIGN_FROM - 1..ALIGN_FROM + 40) {
+                for offset in 0..8 {
+                    let mut fast = data.clone();
+                    let mut slow = data.clone();
+                    apply_mask(&mut fast[start..start + len], key, offset);
+                    naive(&mut slow[start..start + len], key, offset);
+                    assert_eq!(fast, slow, "start {start} len {len} offset {offset}");
+                }
             }
         }
     }

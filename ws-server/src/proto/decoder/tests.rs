@@ -400,3 +400,57 @@ fn anything_but_a_whole_valid_message_frame_is_left_to_the_buffer() {
     assert!(midway.decode_whole_from(&frame(true, 0x0, b"ta")).is_none());
     assert!(midway.decode_whole_from(&whole).is_none());
 }
+
+#[test]
+fn a_read_of_one_whole_frame_becomes_the_message_in_place() {
+    let decoder = Decoder::new(Limits::DEFAULT);
+    for (opcode, payload) in [
+        (0x1, "héllo".as_bytes()),
+        (0x2, &[0u8, 1, 2][..]),
+        (0x1, b""),
+        (0x2, &[9u8; 70_000][..]),
+    ] {
+        let wire = frame(true, opcode, payload);
+        // Room to spare, as in a read buffer: the message is trimmed to the frame.
+        let mut read = Vec::with_capacity(100_000);
+        read.extend_from_slice(&wire);
+        let header_len = wire.len() - payload.len();
+        let start = read.as_ptr().wrapping_add(header_len);
+        let message = decoder.take_whole(&mut read).expect("a whole frame");
+        assert!(read.is_empty());
+        let expected = decode_all(&mut Decoder::new(Limits::DEFAULT), &wire).unwrap();
+        assert_eq!(vec![Event::Message(message.clone())], expected);
+        if !payload.is_empty() {
+            let bytes = match &message {
+                Message::Text(text) => text.as_bytes(),
+                Message::Binary(data) => &data[..],
+            };
+            assert_eq!(bytes.as_ptr(), start, "the payload was not copied");
+        }
+    }
+}
+
+#[test]
+fn a_read_that_is_not_one_whole_valid_frame_is_left_as_it_came() {
+    let decoder = Decoder::new(Limits::DEFAULT);
+    let whole = frame(true, 0x2, b"data");
+    let mut two = whole.clone();
+    two.extend(frame(true, 0x9, b"next"));
+    let cases = [
+        ("a partial frame", whole[..whole.len() - 1].to_vec()),
+        ("a frame and more", two),
+        ("a first fragment", frame(false, 0x2, b"data")),
+        ("a control frame", frame(true, 0x9, b"ping")),
+        ("invalid UTF-8", frame(true, 0x1, &[b'o', b'k', 0xff, b'!'])),
+        ("nothing", Vec::new()),
+    ];
+    for (case, wire) in cases {
+        let mut read = wire.clone();
+        assert!(decoder.take_whole(&mut read).is_none(), "{case}");
+        assert_eq!(read, wire, "{case}: the bytes are as they came");
+    }
+    let small = Decoder::new(Limits::DEFAULT.max_payload(3));
+    let mut read = whole.clone();
+    assert!(small.take_whole(&mut read).is_none());
+    assert_eq!(read, whole);
+}
