@@ -4,7 +4,7 @@ use std::{collections::BTreeMap, fmt::Write, io, time::Duration};
 
 use tokio::task::LocalSet;
 
-use super::{Cores, micros, rotated};
+use super::{Cores, micros, order};
 use crate::{
     echo_load::{EchoLoad, EchoReport, Fleet},
     kind::Kind,
@@ -38,7 +38,7 @@ pub struct Results {
 }
 
 /// Runs the plan, one cell after another. A cell's servers all run at once, each with its
-/// connections open throughout; in each repetition every server in turn (rotated) has a
+/// connections open throughout; in each round every server in turn (in a balanced order, see `order`) has a
 /// warm-up and a measured window while the others' connections sit idle. Windows that take
 /// turns a second or so apart see the same machine, which a server's run of its own a
 /// minute later does not: on a shared VM, the same binary's rate drifts by 10–20% between
@@ -82,7 +82,7 @@ async fn run_cell(
     }
     let mut runs: BTreeMap<Kind, Vec<EchoReport>> = BTreeMap::new();
     for round in 0..plan.rounds {
-        for kind in rotated(&plan.kinds, round) {
+        for kind in order::balanced(&plan.kinds, round) {
             let Some((_, _, fleet)) = servers.iter_mut().find(|(k, _, _)| *k == kind) else {
                 continue;
             };

@@ -2,7 +2,7 @@
 
 use std::{collections::BTreeMap, fmt::Write, io, time::Duration};
 
-use super::{Cores, micros, rotated};
+use super::{Cores, micros, order};
 use crate::{
     fanout_load::{FanoutLoad, FanoutReport, run as run_load},
     kind::Kind,
@@ -22,7 +22,7 @@ pub fn run(
     let kinds: Vec<Kind> = kinds.iter().copied().filter(|k| k.is_websocket()).collect();
     let mut runs: BTreeMap<Kind, Vec<FanoutReport>> = BTreeMap::new();
     for rep in 0..reps {
-        for kind in rotated(&kinds, rep) {
+        for kind in order::balanced(&kinds, rep) {
             let server = cores.start(kind)?;
             let load = FanoutLoad {
                 addr: server.addr(),

@@ -4,6 +4,7 @@
 pub mod echo;
 pub mod fanout;
 pub mod idle;
+mod order;
 
 use std::io;
 
@@ -48,15 +49,4 @@ impl Cores {
 /// Microseconds, from seconds, for tables.
 fn micros(seconds: Option<f64>) -> String {
     seconds.map_or_else(|| "-".to_owned(), |s| format!("{:.2}", s * 1e6))
-}
-
-/// The order of the servers in repetition `rep`: rotated, so that no server always runs
-/// right after the same other one.
-fn rotated(kinds: &[Kind], rep: usize) -> Vec<Kind> {
-    let mut order = kinds.to_vec();
-    if !order.is_empty() {
-        let len = order.len();
-        order.rotate_left(rep % len);
-    }
-    order
 }
