@@ -13,11 +13,6 @@ use std::time::Duration;
 /// idle_timeout = "10m")]` (`"off"` turns pings or the idle timeout off), or server-wide
 /// with [`Builder::heartbeat`](crate::Builder::heartbeat).
 ///
-/// These deadlines, like the close handshake's, are kept by one timer thread for the whole
-/// process rather than by the runtime that serves the connections, which then parks without
-/// a timeout when it has nothing to do. They follow real time: `tokio::time::pause` in a
-/// test does not stop them.
-///
 /// ```
 /// use std::time::Duration;
 /// use ws_server::Heartbeat;

@@ -4,15 +4,11 @@
 use std::{
     future::Future,
     pin::Pin,
-    sync::OnceLock,
     task::{Context, Poll},
     time::Duration,
 };
 
-use tokio::{
-    runtime::{self, Handle},
-    time::{Instant, Sleep, sleep_until},
-};
+use tokio::time::{Instant, Sleep, sleep_until};
 
 use crate::Heartbeat;
 
@@ -56,7 +52,7 @@ impl Timers {
         let now = Instant::now();
         let mut timers = Timers {
             next: None,
-            sleep: Box::pin(deadline_sleep(now)),
+            sleep: Box::pin(sleep_until(now)),
             armed: false,
             waiting: false,
             heartbeat,
@@ -180,66 +176,5 @@ impl Timers {
             }
         }
         (None, ping_due)
-    }
-}
-
-/// A timer for `at`, kept by the process's timer thread where there is one.
-///
-/// The connections' runtime then holds none of their timers and, with nothing to do, parks
-/// in `epoll_wait` without a timeout. With a timer it would look through its timer wheel
-/// and have the kernel arm and cancel a timeout every time it parks: measured with one
-/// connection, where the server parks after every message, that cost about 2.5% of the
-/// server's CPU per message. The timer thread wakes a connection's task only when one of
-/// its deadlines comes: a ping every 30 seconds by default.
-fn deadline_sleep(at: Instant) -> Sleep {
-    match timer_thread() {
-        Some(handle) => {
-            let _timer_context = handle.enter();
-            sleep_until(at)
-        }
-        None => sleep_until(at),
-    }
-}
-
-/// A runtime with only a timer, running on a thread of its own for the rest of the
-/// process; `None` if it could not be started (the caller's runtime keeps the timers).
-fn timer_thread() -> Option<&'static Handle> {
-    static TIMERS: OnceLock<Option<Handle>> = OnceLock::new();
-    TIMERS
-        .get_or_init(|| {
-            let timers = runtime::Builder::new_current_thread()
-                .enable_time()
-                .build()
-                .ok()?;
-            let handle = timers.handle().clone();
-            std::thread::Builder::new()
-                .name("ws-server-timers".to_owned())
-                .spawn(move || timers.block_on(std::future::pending::<()>()))
-                .ok()?;
-            Some(handle)
-        })
-        .as_ref()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A runtime without a timer of its own would panic on a `sleep`: the connections'
-    /// deadlines are kept elsewhere.
-    #[test]
-    fn deadlines_fire_without_the_connections_runtime_keeping_timers() {
-        let no_timers = runtime::Builder::new_current_thread()
-            .build()
-            .expect("runtime");
-        no_timers.block_on(async {
-            let mut timers = Timers::new(
-                Heartbeat::DEFAULT
-                    .ping_interval(Some(Duration::from_millis(20)))
-                    .idle_timeout(None),
-            );
-            std::future::poll_fn(|cx| timers.poll_due(cx)).await;
-            assert_eq!(timers.fire(), (None, true), "the ping is due");
-        });
     }
 }
