@@ -44,6 +44,11 @@ struct Idle {
 }
 echo_and_record!(Idle);
 
+#[ws_resource("/slow-idle", ping_interval = "off", idle_timeout = "5m")]
+#[derive(Default)]
+struct SlowIdle;
+impl Handler for SlowIdle {}
+
 async fn server() -> std::net::SocketAddr {
     start(
         Server::builder()
@@ -122,5 +127,43 @@ async fn a_talking_client_is_not_idle() {
     assert!(
         support::events(&tag).is_empty(),
         "closed although it talked"
+    );
+}
+
+/// A user's own tests often run on tokio's paused clock: the connections' deadlines follow
+/// it, so a 5-minute idle timeout fires as soon as the runtime has nothing else to do,
+/// instead of five minutes later.
+#[test]
+fn deadlines_follow_a_paused_clock() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime");
+        let outcome = runtime.block_on(async {
+            let addr = start(Server::builder().route::<SlowIdle>()).await;
+            let begun = tokio::time::Instant::now();
+            let (mut client, _) =
+                tokio_tungstenite::connect_async(format!("ws://{addr}/slow-idle"))
+                    .await
+                    .expect("handshake");
+            let message = client.next().await;
+            (message, begun.elapsed())
+        });
+        let _ = done.send(outcome);
+    });
+    let (message, waited) = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the idle timeout did not follow the paused clock");
+    let Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(close)))) = message else {
+        panic!("expected a close frame, got {message:?}");
+    };
+    assert_eq!(u16::from(close.code), 1001);
+    assert_eq!(close.reason.as_str(), "idle timeout");
+    assert!(
+        waited >= Duration::from_secs(300),
+        "closed after {waited:?}"
     );
 }
