@@ -180,6 +180,7 @@ impl Results {
                 verdicts.push_str(&verdict(size, connections, by_kind));
             }
         }
+        out.push_str(&self.paired_table());
         if !verdicts.is_empty() {
             out.push_str(
                 "\nws-server against the targets (CPU/msg ≤ every peer's; ≤ 1.05× raw TCP for 16 B and 1 KiB; \
@@ -194,15 +195,67 @@ impl Results {
         }
         out
     }
+
+    /// ws-server's CPU per message divided by each other server's in the same round: the
+    /// median, and in how many rounds ws-server cost more. Steadier than the medians of
+    /// the table above, which the machine's drift between rounds moves.
+    fn paired_table(&self) -> String {
+        let others: Vec<Kind> = self
+            .runs
+            .values()
+            .flat_map(|by_kind| by_kind.keys().copied())
+            .filter(|kind| *kind != Kind::WsServer)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if others.is_empty() || !self.runs.values().any(|k| k.contains_key(&Kind::WsServer)) {
+            return String::new();
+        }
+        let mut out = String::from(
+            "\nws-server's server CPU per message ÷ the other server's, median over the paired rounds \
+             (and in how many rounds ws-server cost more):\n\n| payload | conns |",
+        );
+        for kind in &others {
+            let _ = write!(out, " ÷ {kind} |");
+        }
+        out.push_str("\n|---:|---:|");
+        out.push_str(&"---:|".repeat(others.len()));
+        out.push('\n');
+        for (&(size, connections), by_kind) in &self.runs {
+            let ours = series(by_kind, &Kind::WsServer, cpu);
+            let _ = write!(out, "| {} | {connections} |", size_label(size));
+            for kind in &others {
+                let ratios = paired_ratios(&ours, &series(by_kind, kind, cpu));
+                let cell = Standing::of(&ratios, |r| r > 1.0).map_or_else(
+                    || "-".to_owned(),
+                    |s| format!("{:.2} ({}/{})", s.median, s.beyond, s.runs),
+                );
+                let _ = write!(out, " {cell} |");
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// One server's figure in each round of a cell, in round order (for pairing).
+fn series(
+    by_kind: &BTreeMap<Kind, Vec<EchoReport>>,
+    kind: &Kind,
+    f: fn(&EchoReport) -> Option<f64>,
+) -> Vec<Option<f64>> {
+    by_kind
+        .get(kind)
+        .map_or_else(Vec::new, |reports| reports.iter().map(f).collect())
+}
+
+/// Server CPU per message, in seconds.
+fn cpu(report: &EchoReport) -> Option<f64> {
+    report.cpu_per_message().map(|cpu| cpu.as_secs_f64())
 }
 
 fn verdict(size: usize, connections: usize, by_kind: &BTreeMap<Kind, Vec<EchoReport>>) -> String {
-    let series = |kind: &Kind, f: fn(&EchoReport) -> Option<f64>| -> Vec<Option<f64>> {
-        by_kind
-            .get(kind)
-            .map_or_else(Vec::new, |reports| reports.iter().map(f).collect())
-    };
-    let cpu = |r: &EchoReport| r.cpu_per_message().map(|cpu| cpu.as_secs_f64());
+    let series = |kind: &Kind, f: fn(&EchoReport) -> Option<f64>| series(by_kind, kind, f);
     let rate = |r: &EchoReport| Some(r.rate());
     let (our_cpu, our_rate) = (series(&Kind::WsServer, cpu), series(&Kind::WsServer, rate));
     // Each shortfall: what fell short, by how much, and in how many repetitions.
@@ -312,6 +365,20 @@ mod tests {
             "{noisy}"
         );
         assert!(!noisy.contains("MISSED"), "{noisy}");
+    }
+
+    #[test]
+    fn the_paired_table_divides_round_by_round() {
+        // Round by round: 11/10, 9/10, 12/10, 11/10, 10/10.
+        let results = Results {
+            runs: BTreeMap::from([((16, 100), cell(&[11, 9, 12, 11, 10], &[10; 5]))]),
+        };
+        let table = results.paired_table();
+        assert!(
+            table.contains("| payload | conns | ÷ fastwebsockets |"),
+            "{table}"
+        );
+        assert!(table.contains("| 16 B | 100 | 1.10 (3/5) |"), "{table}");
     }
 
     #[test]
