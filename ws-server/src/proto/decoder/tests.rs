@@ -349,15 +349,21 @@ fn whole_frames_over_a_limit_still_fail() {
     ));
 }
 
+/// Messages a read can hold whole: text, binary, empty, and longer than 64 KiB.
+fn whole_messages() -> [(u8, &'static [u8]); 4] {
+    static LONG: [u8; 70_000] = [9; 70_000];
+    [
+        (0x1, "héllo".as_bytes()),
+        (0x2, &[0, 1, 2]),
+        (0x1, b""),
+        (0x2, &LONG),
+    ]
+}
+
 #[test]
 fn a_frame_read_whole_decodes_as_from_a_buffer() {
     let decoder = Decoder::new(Limits::DEFAULT);
-    for (opcode, payload) in [
-        (0x1, "héllo".as_bytes()),
-        (0x2, &[0u8, 1, 2][..]),
-        (0x1, b""),
-        (0x2, &[9u8; 70_000][..]),
-    ] {
+    for (opcode, payload) in whole_messages() {
         let mut wire = frame(true, opcode, payload);
         let len = wire.len();
         wire.extend(frame(true, 0x9, b"next"));
@@ -404,12 +410,7 @@ fn anything_but_a_whole_valid_message_frame_is_left_to_the_buffer() {
 #[test]
 fn a_read_of_one_whole_frame_becomes_the_message_in_place() {
     let decoder = Decoder::new(Limits::DEFAULT);
-    for (opcode, payload) in [
-        (0x1, "héllo".as_bytes()),
-        (0x2, &[0u8, 1, 2][..]),
-        (0x1, b""),
-        (0x2, &[9u8; 70_000][..]),
-    ] {
+    for (opcode, payload) in whole_messages() {
         let wire = frame(true, opcode, payload);
         // Room to spare, as in a read buffer: the message is trimmed to the frame.
         let mut read = Vec::with_capacity(100_000);
