@@ -1,5 +1,6 @@
 //! Arbitrary bytes, cut into arbitrary pieces, through the frame decoder: it must return
-//! events or a protocol error, never panic, hang or allocate beyond its limits.
+//! events or a protocol error, never panic, hang or allocate beyond its limits. Taken as one
+//! read, the same bytes through the whole-frame fast paths give what the general path gives.
 
 #![no_main]
 
@@ -35,6 +36,21 @@ fuzz_target!(|input: Input| {
         client_max_window_bits: 8 + bits % 8,
     });
     let mut decoder = Decoder::new(limits).with_deflate(deflate);
+    let general = Decoder::new(limits)
+        .with_deflate(deflate)
+        .decode(&mut BytesMut::from(&input.wire[..]));
+    let mut read = input.wire.clone();
+    match decoder.take_whole(&mut read) {
+        Some(message) => assert_eq!(general, Ok(Some(Event::Message(message)))),
+        None => assert_eq!(
+            read, input.wire,
+            "a read left to the general path is as it came"
+        ),
+    }
+    if let Some((message, used)) = decoder.decode_whole_from(&input.wire) {
+        assert_eq!(general, Ok(Some(Event::Message(message))));
+        assert!(used <= input.wire.len());
+    }
     let mut buf = BytesMut::new();
     let mut rest = &input.wire[..];
     let mut cuts = input.cuts.iter().copied().cycle();
