@@ -7,6 +7,7 @@ mod outgoing;
 mod peers;
 mod push;
 mod read_sizing;
+mod timer_thread;
 mod timers;
 mod topics;
 mod writer;

@@ -1,5 +1,5 @@
 //! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle) behind
-//! one timer, armed for the earliest.
+//! one timer, armed for the earliest (kept where `timer_thread` says).
 
 use std::{
     future::Future,
@@ -8,8 +8,9 @@ use std::{
     time::Duration,
 };
 
-use tokio::time::{Instant, Sleep, sleep_until};
+use tokio::time::{Instant, Sleep};
 
+use super::timer_thread::deadline_sleep;
 use crate::Heartbeat;
 
 /// Why the connection should close, found when the timer fired.
@@ -52,7 +53,7 @@ impl Timers {
         let now = Instant::now();
         let mut timers = Timers {
             next: None,
-            sleep: Box::pin(sleep_until(now)),
+            sleep: Box::pin(deadline_sleep(now)),
             armed: false,
             waiting: false,
             heartbeat,
