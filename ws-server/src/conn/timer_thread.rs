@@ -22,13 +22,10 @@ use tokio::{
 /// A timer for `at`, kept by the process's timer thread if the current runtime's clock is
 /// the real one and the thread could be started, and by the current runtime otherwise.
 pub(super) fn deadline_sleep(at: Instant) -> Sleep {
-    match timer_thread().filter(|_| clock_is_real()) {
-        Some(handle) => {
-            let _timer_context = handle.enter();
-            sleep_until(at)
-        }
-        None => sleep_until(at),
-    }
+    let _timer_context = timer_thread()
+        .filter(|_| clock_is_real())
+        .map(Handle::enter);
+    sleep_until(at)
 }
 
 /// Whether the current runtime's clock reads what the system's does: not paused or
