@@ -23,16 +23,20 @@ pub enum Kind {
     TokioWebSockets,
     /// A plain TCP echo: no WebSocket at all, the floor for the echo matrix.
     RawTcp,
+    /// ws-server again, in a second process of the same binary: how far two runs of one
+    /// server differ (the echo matrix's noise floor).
+    WsServerControl,
 }
 
 impl Kind {
     /// Every kind, ws-server first.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 6] = [
         Kind::WsServer,
         Kind::Tungstenite,
         Kind::FastWebSockets,
         Kind::TokioWebSockets,
         Kind::RawTcp,
+        Kind::WsServerControl,
     ];
 
     /// The name on the command line and in tables.
@@ -43,6 +47,7 @@ impl Kind {
             Kind::FastWebSockets => "fastwebsockets",
             Kind::TokioWebSockets => "tokio-websockets",
             Kind::RawTcp => "raw-tcp",
+            Kind::WsServerControl => "ws-server-again",
         }
     }
 
@@ -53,7 +58,7 @@ impl Kind {
 
     /// One of the peers ws-server is compared with.
     pub fn is_peer(self) -> bool {
-        !matches!(self, Kind::WsServer | Kind::RawTcp)
+        !matches!(self, Kind::WsServer | Kind::RawTcp | Kind::WsServerControl)
     }
 }
 

@@ -127,6 +127,10 @@ struct Rounds {
     /// Seconds of load before each window.
     #[arg(long, default_value_t = 0.1)]
     warmup: f64,
+    /// Leave out the second ws-server process that each cell otherwise runs as a control:
+    /// its ratio to ws-server shows how far two processes of one binary differ.
+    #[arg(long)]
+    no_control: bool,
 }
 
 #[derive(Args, Clone)]
@@ -154,8 +158,15 @@ impl Timing {
 
 impl MatrixArgs {
     fn plan(&self) -> suite::echo::Plan {
+        let mut kinds = self.servers.servers.clone();
+        if !self.timing.no_control
+            && kinds.contains(&Kind::WsServer)
+            && !kinds.contains(&Kind::WsServerControl)
+        {
+            kinds.push(Kind::WsServerControl);
+        }
         suite::echo::Plan {
-            kinds: self.servers.servers.clone(),
+            kinds,
             sizes: self.sizes.clone(),
             connections: self.connections.clone(),
             rounds: self.timing.rounds,

@@ -213,7 +213,9 @@ impl Results {
         }
         let mut out = String::from(
             "\nws-server's server CPU per message ÷ the other server's, median over the paired rounds \
-             (and in how many rounds ws-server cost more):\n\n| payload | conns |",
+             (and in how many rounds ws-server cost more). ws-server-again is a second process of the \
+             same binary: its column is the noise floor, what two runs of one server differ by:\n\n\
+             | payload | conns |",
         );
         for kind in &others {
             let _ = write!(out, " ÷ {kind} |");
@@ -314,7 +316,22 @@ fn verdict(size: usize, connections: usize, by_kind: &BTreeMap<Kind, Vec<EchoRep
         .collect::<Vec<_>>()
         .join("; ")
     };
-    format!("- {} × {connections}: {status}\n", size_label(size))
+    format!(
+        "- {} × {connections}: {status}{}\n",
+        size_label(size),
+        control_note(&our_cpu, &series(&Kind::WsServerControl, cpu)),
+    )
+}
+
+/// How far ws-server's CPU per message stood from its own second process in the same
+/// cell (nothing if there was none): the spread that chance and process layout alone give.
+fn control_note(ours: &[Option<f64>], control: &[Option<f64>]) -> String {
+    Standing::of(&paired_ratios(ours, control), |r| r > 1.0).map_or_else(String::new, |s| {
+        format!(
+            " (against its own second process: {:.2}, {} of {} rounds above)",
+            s.median, s.beyond, s.runs
+        )
+    })
 }
 
 fn size_label(size: usize) -> String {
@@ -365,6 +382,29 @@ mod tests {
             "{noisy}"
         );
         assert!(!noisy.contains("MISSED"), "{noisy}");
+    }
+
+    #[test]
+    fn a_verdict_quotes_the_control_when_there_is_one() {
+        let mut with_control = cell(&[11; 5], &[10; 5]);
+        let control = [10, 12, 11, 11, 10]
+            .iter()
+            .map(|&cpu| run(1000, cpu))
+            .collect();
+        with_control.insert(Kind::WsServerControl, control);
+        let verdict = verdict(16, 100, &with_control);
+        assert!(
+            verdict.ends_with(" (against its own second process: 1.00, 2 of 5 rounds above)\n"),
+            "{verdict}"
+        );
+        assert!(
+            verdict.contains("MISSED: CPU × fastwebsockets 1.10"),
+            "{verdict}"
+        );
+        assert!(
+            !verdict.contains("ws-server-again"),
+            "the control is no peer: {verdict}"
+        );
     }
 
     #[test]

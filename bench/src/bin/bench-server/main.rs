@@ -3,7 +3,7 @@
 //! to one core).
 //!
 //! ```text
-//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp>
+//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp | ws-server-again>
 //! ```
 //!
 //! Every WebSocket server answers `/echo` (each message comes back), `/sub` (receives what
@@ -34,7 +34,7 @@ fn main() -> io::Result<()> {
         .build()?;
     runtime.block_on(async {
         match kind {
-            Kind::WsServer => ws_server::run().await,
+            Kind::WsServer | Kind::WsServerControl => ws_server::run().await,
             Kind::Tungstenite => tungstenite::run(listen().await?).await,
             Kind::FastWebSockets => fastws::run(listen().await?).await,
             Kind::TokioWebSockets => tokio_ws::run(listen().await?).await,
