@@ -2,7 +2,7 @@
 # The benchmarks, side by side with peers (tokio-tungstenite, fastwebsockets,
 # tokio-websockets and a raw TCP echo): the echo matrix, idle memory and fan-out, written
 # to target/bench/report.md. Servers run on core 1 and the generator on core 0 (taskset).
-# Takes about 15 minutes. Arguments go to ws-bench (default `all`; see `ws-bench --help`).
+# Takes about 25 minutes. Arguments go to ws-bench (default `all`; see `ws-bench --help`).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
