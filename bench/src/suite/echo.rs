@@ -359,8 +359,12 @@ mod tests {
         }
     }
 
+    /// Runs of 1,000 echoes, at these µs of server CPU each.
+    fn runs(cpus: &[u64]) -> Vec<EchoReport> {
+        cpus.iter().map(|&cpu| run(1000, cpu)).collect()
+    }
+
     fn cell(ours: &[u64], theirs: &[u64]) -> BTreeMap<Kind, Vec<EchoReport>> {
-        let runs = |cpus: &[u64]| cpus.iter().map(|&cpu| run(1000, cpu)).collect();
         BTreeMap::from([
             (Kind::WsServer, runs(ours)),
             (Kind::FastWebSockets, runs(theirs)),
@@ -387,11 +391,7 @@ mod tests {
     #[test]
     fn a_verdict_quotes_the_control_when_there_is_one() {
         let mut with_control = cell(&[11; 5], &[10; 5]);
-        let control = [10, 12, 11, 11, 10]
-            .iter()
-            .map(|&cpu| run(1000, cpu))
-            .collect();
-        with_control.insert(Kind::WsServerControl, control);
+        with_control.insert(Kind::WsServerControl, runs(&[10, 12, 11, 11, 10]));
         let verdict = verdict(16, 100, &with_control);
         assert!(
             verdict.ends_with(" (against its own second process: 1.00, 2 of 5 rounds above)\n"),
@@ -424,11 +424,7 @@ mod tests {
     #[test]
     fn a_verdict_keeps_what_missed_apart_from_what_is_noise() {
         let mut mixed = cell(&[11; 5], &[10; 5]);
-        let noisy_peer = [10, 10, 12, 10, 12]
-            .iter()
-            .map(|&cpu| run(1000, cpu))
-            .collect();
-        mixed.insert(Kind::TokioWebSockets, noisy_peer);
+        mixed.insert(Kind::TokioWebSockets, runs(&[10, 10, 12, 10, 12]));
         assert_eq!(
             verdict(16, 100, &mixed),
             "- 16 B × 100: MISSED: CPU × fastwebsockets 1.10 (5 of 5 rounds); \
