@@ -127,6 +127,9 @@ struct Rounds {
     /// Seconds of load before each window.
     #[arg(long, default_value_t = 0.1)]
     warmup: f64,
+    /// Blocks per cell: each starts every server afresh and runs its share of the rounds.
+    #[arg(long, default_value_t = 4)]
+    blocks: usize,
     /// Leave out the second ws-server process that each cell otherwise runs as a control:
     /// its ratio to ws-server shows how far two processes of one binary differ.
     #[arg(long)]
@@ -170,6 +173,7 @@ impl MatrixArgs {
             sizes: self.sizes.clone(),
             connections: self.connections.clone(),
             rounds: self.timing.rounds,
+            blocks: self.timing.blocks,
             warmup: Duration::from_secs_f64(self.timing.warmup),
             duration: Duration::from_secs_f64(self.timing.secs),
         }

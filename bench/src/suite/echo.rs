@@ -1,13 +1,13 @@
 //! The echo matrix: payload sizes × connection counts × servers, interleaved and repeated.
 
-use std::{collections::BTreeMap, fmt::Write, io, time::Duration};
+use std::{collections::BTreeMap, fmt::Write, io, ops::Range, time::Duration};
 
 use tokio::task::LocalSet;
 
 use super::{Cores, micros, order};
 use crate::{
     echo_load::{EchoLoad, EchoReport, Fleet},
-    kind::Kind,
+    kind::{Kind, ServerProcess},
     stats::{Standing, median, paired_ratios, ratio},
 };
 
@@ -22,6 +22,9 @@ pub struct Plan {
     pub connections: Vec<usize>,
     /// Rounds per cell: in each, every server has one window (the table shows medians).
     pub rounds: usize,
+    /// The rounds of a cell are split into this many blocks, each with servers started
+    /// afresh (see `run_cell`).
+    pub blocks: usize,
     /// Load before each measured window.
     pub warmup: Duration,
     /// Each measured window.
@@ -38,7 +41,8 @@ pub struct Results {
 }
 
 /// Runs the plan, one cell after another. A cell's servers all run at once, each with its
-/// connections open throughout; in each round every server in turn (in a balanced order,
+/// connections open throughout a block of rounds (servers start afresh for each block); in
+/// each round every server in turn (in a balanced order,
 /// see `order`) has a warm-up and a measured window while the others' connections sit
 /// idle. Windows that take turns a second or so apart see the same machine, which a
 /// server's run of its own a minute later does not: on a shared VM, the same binary's rate
@@ -64,6 +68,44 @@ async fn run_cell(
     size: usize,
     connections: usize,
 ) -> io::Result<BTreeMap<Kind, Vec<EchoReport>>> {
+    let mut runs: BTreeMap<Kind, Vec<EchoReport>> = BTreeMap::new();
+    // Two processes of one binary can differ by several percent for as long as they run
+    // (where the loader and the allocator put things): each block starts every server
+    // anew, so that no server keeps one lucky or unlucky process for a whole cell.
+    for rounds in blocks(plan.rounds, plan.blocks) {
+        let mut servers = start_servers(plan, cores, size, connections).await?;
+        for round in rounds {
+            for kind in order::balanced(&plan.kinds, round) {
+                let Some((_, _, fleet)) = servers.iter_mut().find(|(k, _, _)| *k == kind) else {
+                    continue;
+                };
+                let report = fleet.window(plan.warmup, plan.duration).await?;
+                eprintln!(
+                    "round {}/{}  {size:>6} B × {connections:>4}  {kind:<17} {:>9.0} msg/s  {:>6} µs/msg{}",
+                    round + 1,
+                    plan.rounds,
+                    report.rate(),
+                    micros(report.cpu_per_message().map(|cpu| cpu.as_secs_f64())),
+                    failed_note(report.failed),
+                );
+                runs.entry(kind).or_default().push(report);
+            }
+        }
+        for (_, server, fleet) in servers {
+            fleet.close().await;
+            drop(server);
+        }
+    }
+    Ok(runs)
+}
+
+/// Every server of the plan, started with its connections open.
+async fn start_servers(
+    plan: &Plan,
+    cores: Cores,
+    size: usize,
+    connections: usize,
+) -> io::Result<Vec<(Kind, ServerProcess, Fleet)>> {
     let mut servers = Vec::with_capacity(plan.kinds.len());
     for &kind in &plan.kinds {
         let server = cores.start(kind)?;
@@ -80,29 +122,14 @@ async fn run_cell(
         .await?;
         servers.push((kind, server, fleet));
     }
-    let mut runs: BTreeMap<Kind, Vec<EchoReport>> = BTreeMap::new();
-    for round in 0..plan.rounds {
-        for kind in order::balanced(&plan.kinds, round) {
-            let Some((_, _, fleet)) = servers.iter_mut().find(|(k, _, _)| *k == kind) else {
-                continue;
-            };
-            let report = fleet.window(plan.warmup, plan.duration).await?;
-            eprintln!(
-                "round {}/{}  {size:>6} B × {connections:>4}  {kind:<17} {:>9.0} msg/s  {:>6} µs/msg{}",
-                round + 1,
-                plan.rounds,
-                report.rate(),
-                micros(report.cpu_per_message().map(|cpu| cpu.as_secs_f64())),
-                failed_note(report.failed),
-            );
-            runs.entry(kind).or_default().push(report);
-        }
-    }
-    for (_, server, fleet) in servers {
-        fleet.close().await;
-        drop(server);
-    }
-    Ok(runs)
+    Ok(servers)
+}
+
+/// `rounds` split into `count` consecutive blocks as even as can be (at least one, and
+/// none empty).
+fn blocks(rounds: usize, count: usize) -> impl Iterator<Item = Range<usize>> {
+    let count = count.clamp(1, rounds.max(1));
+    (0..count).map(move |block| rounds * block / count..rounds * (block + 1) / count)
 }
 
 fn failed_note(failed: usize) -> String {
@@ -189,7 +216,8 @@ impl Results {
                  A median short of a target is MISSED when so many rounds fall short that chance alone would \
                  do it at most one time in 32 (a sign test: 5 of 5, 9 of 10, 27 of 40), and behind within \
                  noise otherwise; servers take turns in a balanced order (each runs after each other \
-                 equally often):\n\n",
+                 equally often), and start afresh for each block of rounds, so that no server keeps \
+                 one process's luck for a whole cell:\n\n",
             );
             out.push_str(&verdicts);
         }
@@ -386,6 +414,23 @@ mod tests {
             "{noisy}"
         );
         assert!(!noisy.contains("MISSED"), "{noisy}");
+    }
+
+    #[test]
+    fn blocks_cover_every_round_once_in_order() {
+        for (rounds, count) in [(40, 4), (40, 3), (5, 8), (1, 1), (0, 4), (7, 0)] {
+            let all: Vec<Range<usize>> = blocks(rounds, count).collect();
+            let flat: Vec<usize> = all.iter().cloned().flatten().collect();
+            assert_eq!(flat, (0..rounds).collect::<Vec<_>>(), "{rounds} in {count}");
+            assert!(all.iter().all(|b| !b.is_empty() || rounds == 0), "{all:?}");
+            let sizes: Vec<usize> = all.iter().map(|b| b.len()).collect();
+            let (min, max) = (sizes.iter().min(), sizes.iter().max());
+            assert!(
+                max.zip(min).is_none_or(|(max, min)| max - min <= 1),
+                "{sizes:?}"
+            );
+        }
+        assert_eq!(blocks(40, 4).count(), 4);
     }
 
     #[test]
