@@ -42,9 +42,8 @@ pub struct Results {
 
 /// Runs the plan, one cell after another. A cell's servers all run at once, each with its
 /// connections open throughout a block of rounds (servers start afresh for each block); in
-/// each round every server in turn (in a balanced order,
-/// see `order`) has a warm-up and a measured window while the others' connections sit
-/// idle. Windows that take turns a second or so apart see the same machine, which a
+/// each round every server in turn (in a balanced order, see `order`) has a warm-up and a
+/// measured window while the others' connections sit idle. Windows that take turns a second or so apart see the same machine, which a
 /// server's run of its own a minute later does not: on a shared VM, the same binary's rate
 /// drifts by 10–20% between such runs.
 pub fn run_plan(plan: &Plan, cores: Cores) -> io::Result<Results> {
@@ -106,10 +105,7 @@ async fn run_cell(
 /// of blocks from half-way round, so that each server starts early as often as late.
 fn start_order(kinds: &[Kind], block: usize) -> Vec<Kind> {
     let mut order = kinds.to_vec();
-    if !order.is_empty() {
-        let half = order.len() / 2;
-        order.rotate_left(half * (block / 2 % 2));
-    }
+    order.rotate_left(kinds.len() / 2 * (block / 2 % 2));
     if block % 2 == 1 {
         order.reverse();
     }
@@ -259,10 +255,15 @@ impl Results {
         }
         let mut out = String::from(
             "\nws-server's server CPU per message ÷ the other server's, median over the paired rounds \
-             (and in how many rounds ws-server cost more). ws-server-again is a second process of the \
-             same binary: its column is the noise floor, what two runs of one server differ by:\n\n\
-             | payload | conns |",
+             (and in how many rounds ws-server cost more)",
         );
+        if others.contains(&Kind::WsServerControl) {
+            out.push_str(
+                ". ws-server-again is a second process of the same binary: its column is the noise \
+                 floor, what two runs of one server differ by",
+            );
+        }
+        out.push_str(":\n\n| payload | conns |");
         for kind in &others {
             let _ = write!(out, " ÷ {kind} |");
         }
@@ -507,6 +508,10 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("| 16 B | 100 | 1.10 (3/5) |"), "{table}");
+        assert!(
+            !table.contains("ws-server-again"),
+            "no control, no word of it: {table}"
+        );
     }
 
     #[test]
