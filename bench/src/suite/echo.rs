@@ -43,9 +43,9 @@ pub struct Results {
 /// Runs the plan, one cell after another. A cell's servers all run at once, each with its
 /// connections open throughout a block of rounds (servers start afresh for each block); in
 /// each round every server in turn (in a balanced order, see `order`) has a warm-up and a
-/// measured window while the others' connections sit idle. Windows that take turns a second or so apart see the same machine, which a
-/// server's run of its own a minute later does not: on a shared VM, the same binary's rate
-/// drifts by 10–20% between such runs.
+/// measured window while the others' connections sit idle. Windows that take turns a
+/// second or so apart see the same machine, which a server's run of its own a minute later
+/// does not: on a shared VM, the same binary's rate drifts by 10–20% between such runs.
 pub fn run_plan(plan: &Plan, cores: Cores) -> io::Result<Results> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
