@@ -1,13 +1,15 @@
 //! Live connections: the [`Connection`] handle and the task behind each one.
 
+mod deadline;
 mod direct;
 mod driver;
+#[cfg(target_os = "linux")]
+mod fd_clock;
 mod outbox;
 mod outgoing;
 mod peers;
 mod push;
 mod read_sizing;
-mod timer_thread;
 mod timers;
 mod topics;
 mod writer;

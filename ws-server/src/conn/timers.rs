@@ -2,15 +2,13 @@
 //! one timer, armed for the earliest (kept where `timer_thread` says).
 
 use std::{
-    future::Future,
-    pin::Pin,
     task::{Context, Poll},
     time::Duration,
 };
 
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
-use super::timer_thread::deadline_sleep;
+use super::deadline::Deadline;
 use crate::Heartbeat;
 
 /// Why the connection should close, found when the timer fired.
@@ -31,7 +29,8 @@ pub(crate) enum Expired {
 pub(crate) struct Timers {
     /// The earliest deadline, kept up to date by every change.
     next: Option<Instant>,
-    sleep: Pin<Box<Sleep>>,
+    /// Made when a deadline first comes up: a connection without any owns no timer.
+    sleep: Option<Deadline>,
     /// `sleep` is set for `next`.
     armed: bool,
     /// The armed timer was polled and will wake the task.
@@ -53,7 +52,7 @@ impl Timers {
         let now = Instant::now();
         let mut timers = Timers {
             next: None,
-            sleep: Box::pin(deadline_sleep(now)),
+            sleep: None,
             armed: false,
             waiting: false,
             heartbeat,
@@ -119,17 +118,20 @@ impl Timers {
         let Some(deadline) = self.next else {
             return Poll::Pending;
         };
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Deadline::new(deadline));
         if !self.armed {
-            self.sleep.as_mut().reset(deadline);
+            sleep.reset(deadline);
             self.armed = true;
             self.waiting = false;
         }
         // Once the timer holds the task's waker (the same for the task's whole life), a
         // look at its state is enough: polling it again on every step costs more.
-        if self.waiting && !self.sleep.is_elapsed() {
+        if self.waiting && !sleep.is_elapsed() {
             return Poll::Pending;
         }
-        let due = self.sleep.as_mut().poll(cx);
+        let due = sleep.poll(cx);
         self.waiting = due.is_pending();
         due
     }
