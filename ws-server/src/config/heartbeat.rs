@@ -13,12 +13,14 @@ use std::time::Duration;
 /// idle_timeout = "10m")]` (`"off"` turns pings or the idle timeout off), or server-wide
 /// with [`Builder::heartbeat`](crate::Builder::heartbeat).
 ///
-/// A connection's deadlines (these, the close handshake's and a slow consumer's grace) wait
-/// on one timer thread for the whole process, so that the runtime serving the connections
-/// parks without a timeout when it has nothing to do. A connection opened while its
-/// runtime's clock is paused (`tokio::time::pause`, in tests) keeps them on that runtime
-/// instead: they follow the paused clock, and a 10-minute idle timeout fires as soon as the
-/// runtime is idle.
+/// A connection's deadlines (these, the close handshake's and a slow consumer's grace) are
+/// kept apart from the runtime's own timer, so that the runtime serving the connections
+/// parks without a timeout when it has nothing to do: on Linux on a timerfd that the runtime
+/// polls like a socket (one per thread that runs connections, watched by a task on it),
+/// elsewhere on one timer thread for the whole process. A connection opened while its
+/// runtime's clock is paused (`tokio::time::pause`, in tests) keeps them on that runtime's
+/// timer instead: they follow the paused clock, and a 10-minute idle timeout fires as soon
+/// as the runtime is idle.
 ///
 /// ```
 /// use std::time::Duration;

@@ -11,13 +11,12 @@
 //! all (40 paired rounds). A timerfd is one more descriptor among the runtime's sockets:
 //! the process keeps one thread and the runtime still parks without a timeout.
 //!
-//! Each thread that runs connections has one [`Clock`]: its deadlines in a heap, the
-//! timerfd set for the earliest, and a task on the thread's runtime that fires what is due
-//! when the timerfd turns readable. A deadline that changes is pushed again; the old entry
-//! is skipped when its time comes.
+//! Each runtime that runs connections has one [`Clock`]: its deadlines in a heap, the
+//! timerfd set for the earliest, and a task on the runtime that fires what is due when the
+//! timerfd turns readable. A deadline that changes is pushed again; the old entry is
+//! skipped when its time comes.
 
 use std::{
-    cell::RefCell,
     cmp::Ordering as CmpOrdering,
     collections::BinaryHeap,
     io,
@@ -31,22 +30,20 @@ use std::{
 };
 
 use rustix::time::{
-    Itimerspec, Timespec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, timerfd_create,
+    Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
     timerfd_settime,
 };
 use tokio::{
     io::{Interest, unix::AsyncFd},
-    runtime::Handle,
+    runtime::{self, Handle},
     time::Instant,
 };
 use tracing::{debug, error};
 
-thread_local! {
-    /// The clock of the runtime running on this thread, once a connection needed one.
-    static CLOCK: RefCell<Option<Arc<Clock>>> = const { RefCell::new(None) };
-}
+/// The clocks of the runtimes whose connections needed one, while those runtimes run.
+static CLOCKS: Mutex<Vec<(runtime::Id, Arc<Clock>)>> = Mutex::new(Vec::new());
 
-/// One deadline at a time, kept by the current thread's clock.
+/// One deadline at a time, kept by the current runtime's clock.
 pub(super) struct Alarm {
     clock: Arc<Clock>,
     shared: Arc<AlarmShared>,
@@ -66,7 +63,7 @@ struct AlarmSlot {
 }
 
 impl Alarm {
-    /// An alarm for `at` on the current thread's clock, which starts on first use; `None`
+    /// An alarm for `at` on the current runtime's clock, which starts on first use; `None`
     /// outside a runtime, or if the clock cannot start (then deadlines wait elsewhere).
     pub(super) fn new(at: Instant) -> Option<Alarm> {
         let clock = current_clock()?;
@@ -133,7 +130,7 @@ impl AlarmShared {
     }
 }
 
-/// A thread's deadlines, its timerfd, and whether the task that watches it still runs.
+/// A runtime's deadlines, its timerfd, and whether the task that watches it still runs.
 struct Clock {
     timer: AsyncFd<OwnedFd>,
     state: Mutex<ClockState>,
@@ -176,27 +173,27 @@ impl Ord for Entry {
     }
 }
 
-/// The current thread's clock, started if there is none or its runtime has ended.
+/// The current runtime's clock, started if it has none (once a connection needs one).
+/// Looked up once per connection; a runtime's id is only reused once it has ended, and
+/// with it its clock.
 fn current_clock() -> Option<Arc<Clock>> {
-    CLOCK.with_borrow_mut(|current| {
-        if let Some(clock) = current
-            .as_ref()
-            .filter(|clock| clock.running.load(Ordering::Acquire))
-        {
-            return Some(clock.clone());
+    let runtime = Handle::try_current().ok()?;
+    let id = runtime.id();
+    let mut clocks = lock(&CLOCKS);
+    clocks.retain(|(_, clock)| clock.running.load(Ordering::Acquire));
+    if let Some((_, clock)) = clocks.iter().find(|(owner, _)| *owner == id) {
+        return Some(clock.clone());
+    }
+    match Clock::start(&runtime) {
+        Ok(clock) => {
+            clocks.push((id, clock.clone()));
+            Some(clock)
         }
-        let runtime = Handle::try_current().ok()?;
-        match Clock::start(&runtime) {
-            Ok(clock) => {
-                *current = Some(clock.clone());
-                Some(clock)
-            }
-            Err(error) => {
-                debug!(%error, "no timerfd for connection deadlines; using a timer thread");
-                None
-            }
+        Err(error) => {
+            debug!(%error, "no timerfd for connection deadlines; using a timer thread");
+            None
         }
-    })
+    }
 }
 
 impl Clock {
@@ -278,8 +275,8 @@ impl Clock {
 
 /// Fires the clock's alarms whenever its timerfd expires, until the runtime ends.
 async fn watch(clock: Arc<Clock>) {
-    /// Marks the clock as stopped however the task ends, so that the thread starts a new
-    /// one on its next runtime.
+    /// Marks the clock as stopped however the task ends (with its runtime), so that it is
+    /// not handed out again.
     struct Stopped<'a>(&'a Clock);
     impl Drop for Stopped<'_> {
         fn drop(&mut self) {
@@ -382,6 +379,54 @@ mod tests {
             }
             assert_eq!(order, [1, 3, 2, 0]);
         });
+    }
+
+    /// Two runtimes on one thread, the first idle but alive while the second runs: each
+    /// fires its own deadlines.
+    #[test]
+    fn each_runtime_has_its_own_clock() {
+        let first = io_only();
+        let kept = first.block_on(async {
+            Alarm::new(Instant::now() + Duration::from_secs(3600)).expect("clock")
+        });
+        io_only().block_on(async {
+            let begun = Instant::now();
+            let mut alarm = Alarm::new(begun + Duration::from_millis(5)).expect("clock");
+            assert!(!Arc::ptr_eq(&alarm.clock, &kept.clock));
+            wait(&mut alarm).await;
+        });
+        drop(kept);
+    }
+
+    /// The worker threads of one runtime share its clock.
+    #[test]
+    fn a_multi_threaded_runtime_has_one_clock() {
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_io()
+            .build()
+            .expect("runtime");
+        let alarms: Vec<Alarm> = runtime.block_on(async {
+            let spawned = (0..8).map(|ms| {
+                tokio::spawn(async move {
+                    let mut alarm =
+                        Alarm::new(Instant::now() + Duration::from_millis(ms)).expect("clock");
+                    wait(&mut alarm).await;
+                    alarm
+                })
+            });
+            let mut alarms = Vec::new();
+            for task in spawned.collect::<Vec<_>>() {
+                alarms.push(task.await.expect("task"));
+            }
+            alarms
+        });
+        assert!(alarms.iter().all(|alarm| alarm.is_elapsed()));
+        assert!(
+            alarms
+                .windows(2)
+                .all(|pair| Arc::ptr_eq(&pair[0].clock, &pair[1].clock))
+        );
     }
 
     #[test]

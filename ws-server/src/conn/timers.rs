@@ -1,5 +1,5 @@
 //! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle) behind
-//! one timer, armed for the earliest (kept where `timer_thread` says).
+//! one timer, armed for the earliest (kept where `deadline` says).
 
 use std::{
     task::{Context, Poll},
@@ -30,8 +30,8 @@ pub(crate) struct Timers {
     /// The earliest deadline, kept up to date by every change.
     next: Option<Instant>,
     /// Made when a deadline first comes up: a connection without any owns no timer.
-    sleep: Option<Deadline>,
-    /// `sleep` is set for `next`.
+    timer: Option<Deadline>,
+    /// `timer` is set for `next`.
     armed: bool,
     /// The armed timer was polled and will wake the task.
     waiting: bool,
@@ -52,7 +52,7 @@ impl Timers {
         let now = Instant::now();
         let mut timers = Timers {
             next: None,
-            sleep: None,
+            timer: None,
             armed: false,
             waiting: false,
             heartbeat,
@@ -118,20 +118,18 @@ impl Timers {
         let Some(deadline) = self.next else {
             return Poll::Pending;
         };
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Deadline::new(deadline));
+        let timer = self.timer.get_or_insert_with(|| Deadline::new(deadline));
         if !self.armed {
-            sleep.reset(deadline);
+            timer.reset(deadline);
             self.armed = true;
             self.waiting = false;
         }
         // Once the timer holds the task's waker (the same for the task's whole life), a
         // look at its state is enough: polling it again on every step costs more.
-        if self.waiting && !sleep.is_elapsed() {
+        if self.waiting && !timer.is_elapsed() {
             return Poll::Pending;
         }
-        let due = sleep.poll(cx);
+        let due = timer.poll(cx);
         self.waiting = due.is_pending();
         due
     }
