@@ -28,7 +28,7 @@ use tokio::{
 
 /// One deadline at a time, wherever it is kept.
 pub(super) enum Deadline {
-    /// On the current thread's timerfd clock.
+    /// On the timerfd clock of the runtime it was made on.
     #[cfg(target_os = "linux")]
     Fd(super::fd_clock::Alarm),
     /// A tokio timer, on the timer thread or the connection's runtime.

@@ -118,9 +118,17 @@ impl Timers {
         let Some(deadline) = self.next else {
             return Poll::Pending;
         };
-        let timer = self.timer.get_or_insert_with(|| Deadline::new(deadline));
+        let timer = match &mut self.timer {
+            Some(timer) => {
+                if !self.armed {
+                    timer.reset(deadline);
+                }
+                timer
+            }
+            // Made set for the deadline.
+            None => self.timer.insert(Deadline::new(deadline)),
+        };
         if !self.armed {
-            timer.reset(deadline);
             self.armed = true;
             self.waiting = false;
         }
