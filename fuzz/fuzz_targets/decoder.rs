@@ -39,7 +39,7 @@ fuzz_target!(|input: Input| {
     let general = Decoder::new(limits)
         .with_deflate(deflate)
         .decode(&mut BytesMut::from(&input.wire[..]));
-    let mut read = input.wire.clone();
+    let mut read = BytesMut::from(&input.wire[..]);
     match decoder.take_whole(&mut read) {
         Some(message) => assert_eq!(general, Ok(Some(Event::Message(message)))),
         None => assert_eq!(

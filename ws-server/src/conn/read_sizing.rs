@@ -3,6 +3,8 @@
 
 use std::cell::RefCell;
 
+use bytes::BytesMut;
+
 use crate::proto::FrameHeader;
 
 /// Room added to a read buffer that holds part of a header.
@@ -21,16 +23,16 @@ const TRUST_FACTOR: usize = 8;
 
 thread_local! {
     /// The first read of every connection on this thread with nothing buffered.
-    static FIRST_READ_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static FIRST_READ_BUFFER: RefCell<BytesMut> = RefCell::new(BytesMut::new());
 }
 
 /// Runs `read` with the thread's buffer for first reads: empty, with room for
-/// [`FIRST_READ`] bytes. What `read` leaves in it is dropped; what it takes (a message
-/// that keeps the memory) is replaced on the next call.
-pub(super) fn with_first_read_buffer<R>(read: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+/// [`FIRST_READ`] bytes. What `read` leaves in it is dropped; memory it lent to a message
+/// comes back once the message is dropped, and is replaced while the message lives.
+pub(super) fn with_first_read_buffer<R>(read: impl FnOnce(&mut BytesMut) -> R) -> R {
     FIRST_READ_BUFFER.with_borrow_mut(|buffer| {
         if buffer.capacity() < FIRST_READ {
-            *buffer = Vec::with_capacity(FIRST_READ);
+            buffer.reserve(FIRST_READ);
         }
         let result = read(buffer);
         buffer.clear();
@@ -95,7 +97,7 @@ mod tests {
                 assert!(buffer.capacity() >= FIRST_READ);
                 buffer.extend_from_slice(b"read");
                 if keep {
-                    drop(std::mem::take(buffer));
+                    drop(buffer.split());
                 }
             });
         }

@@ -221,25 +221,31 @@ impl Decoder {
 
     /// As [`decode_whole_from`](Decoder::decode_whole_from), for a read that holds one
     /// whole frame and nothing more: the payload is unmasked where it lies and keeps the
-    /// read's memory, trimmed to the frame, so that a large message is never copied.
-    /// `read` is left empty. For anything else it returns `None` and leaves `read` as it
-    /// was.
+    /// read's memory, so that a large message is never copied. A frame that fills at least
+    /// half of `read`'s capacity shares its buffer, which `read` gets back for its next
+    /// read (`BytesMut::reserve`) once the message is dropped, with no allocation and no
+    /// fresh pages to fault in; a smaller one takes the buffer, trimmed to the frame, so that
+    /// a message kept for long holds no more than its size. `read` is left empty. For
+    /// anything else it returns `None` and leaves `read` as it was.
     ///
     /// ```
+    /// use bytes::BytesMut;
     /// use ws_server::{proto::Decoder, Limits, Message};
     ///
     /// let decoder = Decoder::new(Limits::DEFAULT);
     /// // A masked "Hello" (RFC 6455 section 5.7).
-    /// let mut read = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let hello = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// let mut read = BytesMut::from(&hello[..]);
     /// assert_eq!(decoder.take_whole(&mut read), Some(Message::from("Hello")));
     /// assert!(read.is_empty());
     ///
     /// // One more byte than the frame: left to the other paths.
-    /// let mut read = vec![0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x81];
+    /// let mut read = BytesMut::from(&hello[..]);
+    /// read.extend_from_slice(&[0x81]);
     /// assert_eq!(decoder.take_whole(&mut read), None);
     /// assert_eq!(read.len(), 12);
     /// ```
-    pub fn take_whole(&self, read: &mut Vec<u8>) -> Option<Message> {
+    pub fn take_whole(&self, read: &mut BytesMut) -> Option<Message> {
         let frame = self.whole_frame(read)?;
         if frame.header_len + frame.len != read.len() {
             return None;
@@ -251,10 +257,14 @@ impl Decoder {
             apply_mask(payload, frame.key, 0);
             return None;
         }
-        let mut whole = std::mem::take(read);
-        // Exactly as long as the frame: the conversion below then keeps the allocation.
-        whole.shrink_to_fit();
-        let mut payload = Bytes::from(whole);
+        let mut payload = if read.len().saturating_mul(2) >= read.capacity() {
+            read.split().freeze()
+        } else {
+            let mut whole = Vec::from(std::mem::take(read));
+            // Exactly as long as the frame: the conversion below then keeps the allocation.
+            whole.shrink_to_fit();
+            Bytes::from(whole)
+        };
         payload.advance(frame.header_len);
         Some(message(frame.text, payload))
     }

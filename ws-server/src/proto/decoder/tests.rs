@@ -413,7 +413,7 @@ fn a_read_of_one_whole_frame_becomes_the_message_in_place() {
     for (opcode, payload) in whole_messages() {
         let wire = frame(true, opcode, payload);
         // Room to spare, as in a read buffer: the message is trimmed to the frame.
-        let mut read = Vec::with_capacity(100_000);
+        let mut read = BytesMut::with_capacity(100_000);
         read.extend_from_slice(&wire);
         let header_len = wire.len() - payload.len();
         let start = read.as_ptr().wrapping_add(header_len);
@@ -422,13 +422,37 @@ fn a_read_of_one_whole_frame_becomes_the_message_in_place() {
         let expected = decode_all(&mut Decoder::new(Limits::DEFAULT), &wire).unwrap();
         assert_eq!(vec![Event::Message(message.clone())], expected);
         if !payload.is_empty() {
-            let bytes = match &message {
-                Message::Text(text) => text.as_bytes(),
-                Message::Binary(data) => &data[..],
-            };
-            assert_eq!(bytes.as_ptr(), start, "the payload was not copied");
+            assert_eq!(
+                message.payload().as_ptr(),
+                start,
+                "the payload was not copied"
+            );
         }
     }
+}
+
+/// A frame that fills most of the read's buffer shares it, and the buffer is the read's
+/// again, with no copy, once the message is gone.
+#[test]
+fn a_read_mostly_one_frame_lends_its_buffer_back_once_the_message_is_dropped() {
+    let decoder = Decoder::new(Limits::DEFAULT);
+    let wire = frame(true, 0x2, &[7; 70_000]);
+    let mut read = BytesMut::with_capacity(100_000);
+    read.extend_from_slice(&wire);
+    let buffer = read.as_ptr();
+    let message = decoder.take_whole(&mut read).expect("a whole frame");
+    assert!(read.is_empty());
+    assert!(message.payload().iter().all(|&byte| byte == 7));
+    drop(message);
+    read.reserve(100_000);
+    assert_eq!(read.as_ptr(), buffer, "the same memory, reclaimed");
+
+    // A message still held keeps its memory: the read gets other memory.
+    read.extend_from_slice(&wire);
+    let kept = decoder.take_whole(&mut read).expect("a whole frame");
+    read.reserve(100_000);
+    assert_ne!(read.as_ptr(), buffer);
+    assert_eq!(kept.len(), 70_000);
 }
 
 #[test]
@@ -446,12 +470,12 @@ fn a_read_that_is_not_one_whole_valid_frame_is_left_as_it_came() {
         ("nothing", Vec::new()),
     ];
     for (case, wire) in cases {
-        let mut read = wire.clone();
+        let mut read = BytesMut::from(&wire[..]);
         assert!(decoder.take_whole(&mut read).is_none(), "{case}");
         assert_eq!(read, wire, "{case}: the bytes are as they came");
     }
     let small = Decoder::new(Limits::DEFAULT.max_payload(3));
-    let mut read = whole.clone();
+    let mut read = BytesMut::from(&whole[..]);
     assert!(small.take_whole(&mut read).is_none());
     assert_eq!(read, whole);
 }
