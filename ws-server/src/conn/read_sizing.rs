@@ -15,7 +15,9 @@ pub(super) const READ_CHUNK: usize = 8 * 1024;
 /// glibc's threshold for `mmap`, whose fresh pages would cost a fault each.
 pub(super) const FIRST_READ: usize = 120 * 1024;
 /// A message that arrived as a whole read of at least this many bytes keeps the thread's
-/// buffer as its payload instead of being copied out of it.
+/// buffer as its payload instead of being copied out of it: shared, if it fills half the
+/// buffer or more (the thread reads into the same memory again once the message is
+/// dropped), or else taken and trimmed to the frame (see `Decoder::take_whole`).
 pub(super) const KEEP_READ_AT: usize = 16 * 1024;
 /// How far a frame's header is trusted when sizing the buffer for the rest: up to this
 /// many times the bytes that came with it.
