@@ -67,6 +67,7 @@ mod error;
 mod handle;
 mod handler;
 mod hub;
+mod lock;
 mod message;
 pub mod proto;
 mod registry;

@@ -23,7 +23,7 @@ use std::{
     io,
     os::fd::OwnedFd,
     sync::{
-        Arc, Mutex, MutexGuard, PoisonError, Weak,
+        Arc, Mutex, Weak,
         atomic::{AtomicBool, Ordering},
     },
     task::{Context, Poll, Waker},
@@ -40,6 +40,8 @@ use tokio::{
     time::Instant,
 };
 use tracing::{debug, error};
+
+use crate::lock::lock;
 
 /// The clocks of the runtimes whose connections needed one, while those runtimes run.
 static CLOCKS: Mutex<Vec<(runtime::Id, Arc<Clock>)>> = Mutex::new(Vec::new());
@@ -204,7 +206,7 @@ impl Clock {
             TimerfdClockId::Monotonic,
             TimerfdFlags::NONBLOCK | TimerfdFlags::CLOEXEC,
         )?;
-        let _context = runtime.enter();
+        // Registered with the current runtime's reactor, which is `runtime`'s.
         // SAFETY: an `OwnedFd` stays open, and names the same timerfd, until the `AsyncFd`
         // that owns it drops it.
         #[allow(unsafe_code)]
@@ -298,12 +300,6 @@ async fn watch(clock: Arc<Clock>) {
             clock.fire_due();
         }
     }
-}
-
-/// Locks, ignoring poison: nothing here panics while holding a lock, and a deadline
-/// must fire regardless.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

@@ -4,8 +4,10 @@
 use std::{
     collections::HashMap,
     hash::{BuildHasher, Hash, RandomState},
-    sync::{Mutex, MutexGuard, PoisonError},
+    sync::{Mutex, MutexGuard},
 };
+
+use crate::lock::lock;
 
 /// Shards per map: a power of two comfortably above the core counts servers have.
 const SHARDS: usize = 32;
@@ -38,8 +40,4 @@ impl<K: Hash + Eq, V> Sharded<K, V> {
     pub(crate) fn len(&self) -> usize {
         self.each_shard().map(|shard| shard.len()).sum()
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
