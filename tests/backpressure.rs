@@ -6,6 +6,10 @@
 
 mod support;
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -274,20 +278,32 @@ async fn wait_policy_makes_the_sender_wait_and_loses_nothing() {
     eventually("connected", || server.connections_at("/wait").len() == 1).await;
     let slow = server.connections_at("/wait").remove(0);
 
+    let sent = Arc::new(AtomicUsize::new(0));
     let producer = {
-        let server = server.clone();
+        let (server, sent) = (server.clone(), sent.clone());
         tokio::spawn(async move {
             for i in 0..MESSAGES {
                 let delivery = server.broadcast_at("/wait", message(i)).await;
                 assert_eq!(delivery.queued(), 1, "message {i} was not queued");
+                sent.fetch_add(1, Ordering::Relaxed);
             }
         })
     };
-    // The producer fills the queue and then waits.
-    eventually("the queue filled up", || {
-        slow.queued_bytes() + SIZE + 4 > BOUND
-    })
-    .await;
+    // The producer fills the queue and then waits. The writer may still be filling the
+    // kernel's socket buffers, freeing room the producer takes back at once; only once the
+    // producer has stopped with the queue full has the writer stopped too, so no freed room
+    // can race the check below.
+    let full = || slow.queued_bytes() + SIZE + 4 > BOUND;
+    let deadline = Instant::now() + STEP;
+    loop {
+        eventually("the queue filled up", full).await;
+        let before = sent.load(Ordering::Relaxed);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if full() && sent.load(Ordering::Relaxed) == before {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the producer never stopped");
+    }
     assert_eq!(slow.try_send(message(MESSAGES)), Err(SendError::Full));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!producer.is_finished(), "the producer did not wait");
