@@ -21,6 +21,7 @@ thread_local! {
     static SLOT: RefCell<Slot> = const {
         RefCell::new(Slot {
             owner: ptr::null(),
+            first: None,
             frames: VecDeque::new(),
             uncounted: 0,
             counted: false,
@@ -32,10 +33,13 @@ struct Slot {
     /// The outbox of the connection whose callback this thread is polling; only compared,
     /// never dereferenced.
     owner: *const Outbox,
+    /// The first frame taken: usually the only one (an echo), kept out of the queue.
+    first: Option<OutFrame>,
+    /// The frames taken after `first`.
     frames: VecDeque<OutFrame>,
-    /// Bytes of `frames`, while the outbox's count of queued bytes leaves them out.
+    /// Bytes of `first` and `frames`, while the outbox's count of queued bytes leaves them out.
     uncounted: usize,
-    /// `frames` are in the outbox's count: a send had to take the outbox's path, and its
+    /// The frames taken are in the outbox's count: a send had to take the outbox's path, and its
     /// bound had to see them.
     counted: bool,
 }
@@ -63,13 +67,13 @@ pub(super) struct Collecting {
 }
 
 impl Collecting {
-    /// Stops taking sends and hands the frames taken to `write`, with whether they are
-    /// counted as queued already; `write` must take them all. Returns what `write` does,
-    /// `None` if nothing was taken.
+    /// Stops taking sends and hands the frames taken to `write`: the first, the others in
+    /// order, and whether they are counted as queued already; `write` must take them all.
+    /// Returns what `write` does, `None` if nothing was taken.
     #[inline]
     pub(super) fn end<R>(
         mut self,
-        write: impl FnOnce(&mut VecDeque<OutFrame>, bool) -> R,
+        write: impl FnOnce(OutFrame, &mut VecDeque<OutFrame>, bool) -> R,
     ) -> Option<R> {
         if !mem::take(&mut self.active) {
             return None;
@@ -78,10 +82,8 @@ impl Collecting {
             slot.owner = ptr::null();
             slot.uncounted = 0;
             let counted = mem::take(&mut slot.counted);
-            if slot.frames.is_empty() {
-                return None;
-            }
-            let written = write(&mut slot.frames, counted);
+            let first = slot.first.take()?;
+            let written = write(first, &mut slot.frames, counted);
             debug_assert!(
                 slot.frames.is_empty(),
                 "every frame taken is written or kept"
@@ -99,6 +101,7 @@ impl Drop for Collecting {
             let _ = SLOT.try_with(|slot| {
                 if let Ok(mut slot) = slot.try_borrow_mut() {
                     slot.owner = ptr::null();
+                    slot.first = None;
                     slot.frames.clear();
                     slot.uncounted = 0;
                     slot.counted = false;
@@ -119,7 +122,11 @@ pub(super) fn offer(outbox: &Outbox, frame: OutFrame) -> Result<(), OutFrame> {
         let len = frame.wire_len();
         if !slot.counted && outbox.admits_directly(slot.uncounted, len) {
             slot.uncounted += len;
-            slot.frames.push_back(frame);
+            if slot.first.is_none() {
+                slot.first = Some(frame);
+            } else {
+                slot.frames.push_back(frame);
+            }
             return Ok(());
         }
         if !slot.counted {

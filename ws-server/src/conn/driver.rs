@@ -272,7 +272,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // written straight from the thread's slot.
             let direct = direct::begin(self.conn.outbox(), self.writer.is_idle());
             let polled = poll_guarded(callback.as_mut(), cx);
-            let written = direct.end(|frames, counted| self.write_first(frames, counted, cx));
+            let written =
+                direct.end(|first, rest, counted| self.write_first(first, rest, counted, cx));
             if let Some(Err(error)) = written
                 && let Err(ended) = self.handle(Step::WriteFailed(error))
             {
@@ -396,17 +397,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     #[inline]
     fn write_first(
         &mut self,
-        frames: &mut VecDeque<OutFrame>,
+        first: OutFrame,
+        rest: &mut VecDeque<OutFrame>,
         counted: bool,
         cx: &mut Context<'_>,
     ) -> io::Result<()> {
-        let progress = self.writer.poll_write_first(frames, &mut self.io, cx);
+        let progress = self.writer.poll_write_first(first, rest, &mut self.io, cx);
         let outbox = self.conn.outbox();
         if counted {
             if progress.completed > 0 {
                 outbox.written(progress.completed);
             }
-        } else {
+        } else if !self.writer.is_idle() {
             // From now on the rest counts as queued, as if it had gone through the outbox.
             outbox.count(self.writer.held_bytes());
         }

@@ -2,7 +2,6 @@
 
 use std::{
     future::Future,
-    mem,
     pin::Pin,
     task::{Context, Poll},
 };
@@ -24,22 +23,18 @@ use crate::{SendError, proto::OutFrame};
 #[must_use = "futures do nothing unless polled"]
 pub(crate) struct Push<'a, F> {
     outbox: &'a Outbox,
-    state: State<'a, F>,
-}
-
-enum State<'a, F> {
-    /// Not polled yet.
-    Start(F),
+    /// The message, until first polled.
+    out: Option<F>,
     /// Wait policy, queue full: the frame, and the listener for room.
-    Waiting(OutFrame, Pin<Box<Notified<'a>>>),
-    Done,
+    waiting: Option<(OutFrame, Pin<Box<Notified<'a>>>)>,
 }
 
 impl<'a, F> Push<'a, F> {
     pub(super) fn new(outbox: &'a Outbox, out: F) -> Push<'a, F> {
         Push {
             outbox,
-            state: State::Start(out),
+            out: Some(out),
+            waiting: None,
         }
     }
 }
@@ -50,32 +45,29 @@ impl<F: FrameSource + Unpin> Future for Push<'_, F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let outbox = this.outbox;
+        let (mut frame, mut room) = match this.out.take() {
+            // Encoded (and compressed) outside the lock, once per message and window.
+            Some(out) => match outbox.offer(out.into_frame(outbox.deflate())) {
+                Offer::Queued => return Poll::Ready(Ok(())),
+                Offer::Refused(error) => return Poll::Ready(Err(error)),
+                Offer::Full(frame) => (frame, Box::pin(outbox.room().notified())),
+            },
+            None => this.waiting.take().expect("`Push` polled after completion"),
+        };
         loop {
-            let (frame, mut room) = match mem::replace(&mut this.state, State::Done) {
-                State::Start(out) => {
-                    // Encoded (and compressed) outside the lock, once per message and window.
-                    match outbox.offer(out.into_frame(outbox.deflate())) {
-                        Offer::Queued => return Poll::Ready(Ok(())),
-                        Offer::Refused(error) => return Poll::Ready(Err(error)),
-                        Offer::Full(frame) => (frame, Box::pin(outbox.room().notified())),
-                    }
-                }
-                State::Waiting(frame, room) => (frame, room),
-                State::Done => panic!("`Push` polled after completion"),
-            };
             // Listen before offering again, so that room freed in between is not missed.
             room.as_mut().enable();
-            let frame = match outbox.offer(frame) {
+            frame = match outbox.offer(frame) {
                 Offer::Queued => return Poll::Ready(Ok(())),
                 Offer::Refused(error) => return Poll::Ready(Err(error)),
                 Offer::Full(frame) => frame,
             };
             if room.as_mut().poll(cx).is_pending() {
-                this.state = State::Waiting(frame, room);
+                this.waiting = Some((frame, room));
                 return Poll::Pending;
             }
             // Room was freed (and taken by someone else): listen afresh.
-            this.state = State::Waiting(frame, Box::pin(outbox.room().notified()));
+            room = Box::pin(outbox.room().notified());
         }
     }
 }

@@ -92,14 +92,15 @@ impl Writer {
         poll_frames(frames, offset, unflushed, io, cx)
     }
 
-    /// Writes `frames` before anything else, as [`poll_write`](Writer::poll_write) does,
-    /// and keeps what the socket does not take now; `frames` is left empty. Only while
-    /// [idle](Writer::is_idle): for frames that a callback sent directly, from a buffer of
-    /// the thread's.
+    /// Writes `first` and then `rest` before anything else, as
+    /// [`poll_write`](Writer::poll_write) does, and keeps what the socket does not take
+    /// now; `rest` is left empty. Only while [idle](Writer::is_idle): for frames that a
+    /// callback sent directly, from a buffer of the thread's.
     #[inline]
     pub(crate) fn poll_write_first<S>(
         &mut self,
-        frames: &mut VecDeque<OutFrame>,
+        first: OutFrame,
+        rest: &mut VecDeque<OutFrame>,
         io: &mut S,
         cx: &mut Context<'_>,
     ) -> Progress
@@ -107,12 +108,71 @@ impl Writer {
         S: AsyncWrite + Unpin,
     {
         debug_assert!(self.is_idle());
-        let progress = poll_frames(frames, &mut self.offset, &mut self.unflushed, io, cx);
-        while let Some(frame) = frames.pop_front() {
-            self.frames.push_back(frame);
+        if rest.is_empty() && io.is_write_vectored() && first.wire_len() <= COPY_LIMIT {
+            return self.poll_write_one(first, io, cx);
         }
-        progress
+        self.frames.push_back(first);
+        self.frames.append(rest);
+        self.poll_write(io, cx)
     }
+
+    /// The commonest write of all, a lone small frame (one reply to one message): copied
+    /// with its header on the stack for one `send`, without the queue.
+    fn poll_write_one<S>(&mut self, frame: OutFrame, io: &mut S, cx: &mut Context<'_>) -> Progress
+    where
+        S: AsyncWrite + Unpin,
+    {
+        let mut space = [MaybeUninit::<u8>::uninit(); COPY_LIMIT];
+        let mut bytes = ReadBuf::uninit(&mut space);
+        bytes.put_slice(frame.header());
+        bytes.put_slice(frame.payload());
+        let len = bytes.filled().len();
+        match Pin::new(&mut *io).poll_write(cx, bytes.filled()) {
+            Poll::Ready(Ok(written)) if written == len => {
+                self.unflushed = true;
+                Progress {
+                    state: poll_flush(&mut self.unflushed, io, cx),
+                    completed: len,
+                }
+            }
+            Poll::Ready(Ok(written)) if written > 0 => {
+                self.frames.push_back(frame);
+                self.offset = written;
+                self.unflushed = true;
+                self.poll_write(io, cx)
+            }
+            Poll::Ready(Ok(_)) => Progress {
+                state: Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                completed: 0,
+            },
+            Poll::Ready(Err(error)) => Progress {
+                state: Poll::Ready(Err(error)),
+                completed: 0,
+            },
+            Poll::Pending => {
+                self.frames.push_back(frame);
+                Progress {
+                    state: Poll::Pending,
+                    completed: 0,
+                }
+            }
+        }
+    }
+}
+
+/// Flushes if anything was written since the last flush.
+fn poll_flush<S>(unflushed: &mut bool, io: &mut S, cx: &mut Context<'_>) -> Poll<io::Result<()>>
+where
+    S: AsyncWrite + Unpin,
+{
+    if !*unflushed {
+        return Poll::Ready(Ok(()));
+    }
+    let flushed = Pin::new(&mut *io).poll_flush(cx);
+    if let Poll::Ready(Ok(())) = flushed {
+        *unflushed = false;
+    }
+    flushed
 }
 
 /// Writes `frames`, `offset` bytes into the first, until they are all written and
@@ -179,16 +239,10 @@ where
             }
         }
     }
-    let state = if *unflushed {
-        let flushed = Pin::new(&mut *io).poll_flush(cx);
-        if let Poll::Ready(Ok(())) = flushed {
-            *unflushed = false;
-        }
-        flushed
-    } else {
-        Poll::Ready(Ok(()))
-    };
-    Progress { state, completed }
+    Progress {
+        state: poll_flush(unflushed, io, cx),
+        completed,
+    }
 }
 
 /// The byte ranges still to write, in order, skipping `offset` bytes of the first frame.
@@ -395,28 +449,62 @@ mod tests {
 
     #[test]
     fn what_a_full_socket_leaves_of_frames_written_first_the_writer_finishes() {
-        let frames = sample_frames();
-        let expected = wire(&frames);
+        // Several frames, and a lone small one (written without the queue).
+        for frames in [sample_frames(), vec![OutFrame::text("hello".into())]] {
+            let expected = wire(&frames);
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            for room in [0, 1, 3, 7, 64, 310, expected.len() - 1, expected.len()] {
+                let mut sink = Trickle {
+                    out: Vec::new(),
+                    chunk: usize::MAX,
+                    room,
+                    vectored: true,
+                };
+                let mut writer = Writer::default();
+                let mut rest: VecDeque<OutFrame> = frames.iter().cloned().collect();
+                let first = rest.pop_front().expect("a frame");
+                let progress = writer.poll_write_first(first, &mut rest, &mut sink, &mut cx);
+                assert!(rest.is_empty(), "room {room}: every frame written or kept");
+                let wrote = room.min(expected.len());
+                assert_eq!(sink.out, expected[..wrote], "room {room}");
+                assert_eq!(progress.completed + writer.held_bytes(), expected.len());
+                if room >= expected.len() {
+                    assert!(matches!(progress.state, Poll::Ready(Ok(()))), "room {room}");
+                    assert!(writer.is_idle());
+                    continue;
+                }
+                assert!(progress.state.is_pending(), "room {room}");
+                // The socket drains: the writer goes on where the first write stopped.
+                sink.room = usize::MAX;
+                let rest = writer.poll_write(&mut sink, &mut cx);
+                assert!(matches!(rest.state, Poll::Ready(Ok(()))), "room {room}");
+                assert_eq!(sink.out, expected, "room {room}");
+                assert!(writer.is_idle());
+            }
+        }
+    }
+
+    #[test]
+    fn a_lone_frame_written_first_in_pieces_arrives_whole() {
+        let frame = OutFrame::binary(Bytes::from(vec![9u8; 200]));
+        let expected = wire(std::slice::from_ref(&frame));
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        for room in [0, 1, 3, 7, 64, 310, expected.len() - 1] {
+        for chunk in [1, 2, 7, 150] {
             let mut sink = Trickle {
                 out: Vec::new(),
-                chunk: usize::MAX,
-                room,
+                chunk,
+                room: usize::MAX,
                 vectored: true,
             };
             let mut writer = Writer::default();
-            let mut first: VecDeque<OutFrame> = frames.iter().cloned().collect();
-            let progress = writer.poll_write_first(&mut first, &mut sink, &mut cx);
-            assert!(first.is_empty(), "room {room}: every frame written or kept");
-            assert!(progress.state.is_pending(), "room {room}");
-            assert_eq!(sink.out, expected[..room], "room {room}");
-            assert_eq!(progress.completed + writer.held_bytes(), expected.len());
-            // The socket drains: the writer goes on where the first write stopped.
-            sink.room = usize::MAX;
-            let rest = writer.poll_write(&mut sink, &mut cx);
-            assert!(matches!(rest.state, Poll::Ready(Ok(()))), "room {room}");
-            assert_eq!(sink.out, expected, "room {room}");
+            let progress =
+                writer.poll_write_first(frame.clone(), &mut VecDeque::new(), &mut sink, &mut cx);
+            assert!(
+                matches!(progress.state, Poll::Ready(Ok(()))),
+                "chunk {chunk}"
+            );
+            assert_eq!(progress.completed, expected.len());
+            assert_eq!(sink.out, expected, "chunk {chunk}");
             assert!(writer.is_idle());
         }
     }

@@ -16,18 +16,25 @@
 /// apply_mask(&mut parts[5..], key, 5);
 /// assert_eq!(whole, parts);
 /// ```
+#[inline]
 pub fn apply_mask(buf: &mut [u8], key: [u8; 4], offset: usize) {
     if buf.len() >= ALIGN_FROM {
-        // A payload lies behind its frame's header and so is never aligned by itself: the
-        // bytes up to a 16-byte boundary go first, so that the wide loads and stores of the
-        // rest are aligned (half as fast again at 64 KiB; below a few KiB, not worth it).
-        let head = buf.as_ptr().align_offset(16).min(buf.len());
-        let (head_bytes, rest) = buf.split_at_mut(head);
-        mask_words(head_bytes, key, offset);
-        mask_words(rest, key, offset + head);
+        apply_mask_aligned(buf, key, offset);
     } else {
         mask_words(buf, key, offset);
     }
+}
+
+/// [`apply_mask`] for long payloads.
+#[inline(never)]
+fn apply_mask_aligned(buf: &mut [u8], key: [u8; 4], offset: usize) {
+    // A payload lies behind its frame's header and so is never aligned by itself: the
+    // bytes up to a 16-byte boundary go first, so that the wide loads and stores of the
+    // rest are aligned (half as fast again at 64 KiB; below a few KiB, not worth it).
+    let head = buf.as_ptr().align_offset(16).min(buf.len());
+    let (head_bytes, rest) = buf.split_at_mut(head);
+    mask_words(head_bytes, key, offset);
+    mask_words(rest, key, offset + head);
 }
 
 /// From this length on, aligning first pays for itself.
@@ -46,8 +53,8 @@ fn mask_words(buf: &mut [u8], key: [u8; 4], offset: usize) {
         bytes.copy_from_slice(chunk);
         chunk.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
     }
-    for (byte, k) in chunks.into_remainder().iter_mut().zip(key.iter().cycle()) {
-        *byte ^= k;
+    for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
+        *byte ^= key[i % 4];
     }
 }
 
