@@ -60,6 +60,7 @@ impl Deadline {
     }
 
     /// The deadline has passed, as far as is known without polling.
+    #[inline]
     pub(super) fn is_elapsed(&self) -> bool {
         match self {
             #[cfg(target_os = "linux")]

@@ -100,6 +100,7 @@ impl Alarm {
     }
 
     /// The deadline has passed (without registering a waker).
+    #[inline]
     pub(super) fn is_elapsed(&self) -> bool {
         self.shared.fired.load(Ordering::Acquire)
     }

@@ -114,7 +114,23 @@ impl Timers {
     }
 
     /// Ready when the earliest deadline has come.
+    #[inline]
     pub(crate) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        // Once the timer is armed and holds the task's waker (the same for the task's whole
+        // life), a look at its state is enough: polling it again on every step costs more.
+        if self.armed
+            && self.waiting
+            && let Some(timer) = &self.timer
+            && !timer.is_elapsed()
+        {
+            return Poll::Pending;
+        }
+        self.poll_timer(cx)
+    }
+
+    /// [`poll_due`](Timers::poll_due) when the timer must be made, set or polled.
+    #[inline(never)]
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(deadline) = self.next else {
             return Poll::Pending;
         };
@@ -131,11 +147,6 @@ impl Timers {
         if !self.armed {
             self.armed = true;
             self.waiting = false;
-        }
-        // Once the timer holds the task's waker (the same for the task's whole life), a
-        // look at its state is enough: polling it again on every step costs more.
-        if self.waiting && !timer.is_elapsed() {
-            return Poll::Pending;
         }
         let due = timer.poll(cx);
         self.waiting = due.is_pending();
