@@ -96,19 +96,27 @@ impl Collecting {
 impl Drop for Collecting {
     /// Only if [`end`](Collecting::end) was never reached: no other poll may inherit the
     /// slot.
+    #[inline]
     fn drop(&mut self) {
         if self.active {
-            let _ = SLOT.try_with(|slot| {
-                if let Ok(mut slot) = slot.try_borrow_mut() {
-                    slot.owner = ptr::null();
-                    slot.first = None;
-                    slot.frames.clear();
-                    slot.uncounted = 0;
-                    slot.counted = false;
-                }
-            });
+            release_slot();
         }
     }
+}
+
+/// Frees the slot of a [`Collecting`] dropped without [`end`](Collecting::end): only by
+/// unwinding.
+#[cold]
+fn release_slot() {
+    let _ = SLOT.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            slot.owner = ptr::null();
+            slot.first = None;
+            slot.frames.clear();
+            slot.uncounted = 0;
+            slot.counted = false;
+        }
+    });
 }
 
 /// Takes `frame` if `outbox`'s task is polling the sending callback on this thread and

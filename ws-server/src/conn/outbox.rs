@@ -112,6 +112,7 @@ impl Outbox {
         }
     }
 
+    #[inline]
     pub(super) fn deflate(&self) -> Option<&SendDeflate> {
         if self.compresses {
             self.deflate.as_ref()
@@ -125,6 +126,7 @@ impl Outbox {
     }
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
+    #[inline]
     pub(super) fn offer(&self, frame: OutFrame) -> Offer {
         // From the connection's own callback, mostly: no lock, no wake-up.
         let Err(frame) = direct::offer(self, frame) else {
@@ -173,6 +175,7 @@ impl Outbox {
     /// Whether a frame of `len` bytes, sent by the callback the task is polling, may skip
     /// the queue (see [`direct`]): nothing is queued that it would overtake, no close or
     /// slow consumer is flagged, and it fits with the `uncounted` bytes sent so far.
+    #[inline]
     pub(super) fn admits_directly(&self, uncounted: usize, len: usize) -> bool {
         if self.pending.load(Ordering::Acquire)
             || self.closing.load(Ordering::Acquire)
@@ -185,6 +188,7 @@ impl Outbox {
     }
 
     /// Adds `bytes` of frames that skipped the queue to the bytes queued.
+    #[inline]
     pub(super) fn count(&self, bytes: usize) {
         if bytes > 0 {
             self.bytes.fetch_add(bytes, Ordering::AcqRel);
@@ -243,15 +247,20 @@ impl Outbox {
 
     /// Notes that the task is awake and will look for frames, until it
     /// [parks](Outbox::park).
+    #[inline]
     pub(crate) fn unpark(&self) {
         self.awake.store(true, Ordering::Relaxed);
     }
 
     /// Moves every queued frame to `into` for writing; `false` if none was queued.
+    #[inline]
     pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>) -> bool {
-        if !self.pending.load(Ordering::Acquire) {
-            return false;
-        }
+        self.pending.load(Ordering::Acquire) && self.take_queued(into)
+    }
+
+    /// [`take`](Outbox::take) once frames were queued.
+    #[inline(never)]
+    fn take_queued(&self, into: &mut VecDeque<OutFrame>) -> bool {
         let mut state = self.lock();
         self.pending.store(false, Ordering::Relaxed);
         if state.frames.is_empty() {
@@ -268,6 +277,7 @@ impl Outbox {
 
     /// The task is about to sleep: from now on a push wakes it. Returns `false` (stay
     /// awake and take them) if frames were queued since the last [`take`](Outbox::take).
+    #[inline]
     pub(crate) fn park(&self) -> bool {
         // Either this load sees a push's `pending`, or that push sees `awake` cleared and
         // wakes the task (both sides store, then load, sequentially consistent).
@@ -307,6 +317,7 @@ impl Outbox {
     }
 
     /// Whether a frame overflowed the queue under the close policy.
+    #[inline]
     pub(crate) fn is_slow(&self) -> bool {
         self.slow.load(Ordering::Acquire)
     }
@@ -325,6 +336,7 @@ impl Outbox {
     }
 
     /// Whether a close frame has been queued.
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.closing.load(Ordering::Acquire)
     }
@@ -340,6 +352,7 @@ impl Outbox {
         self.lock().wake_task();
     }
 
+    #[inline]
     pub(crate) fn is_aborted(&self) -> bool {
         self.aborted.load(Ordering::Acquire)
     }

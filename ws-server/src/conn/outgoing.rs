@@ -22,6 +22,7 @@ pub(crate) trait FrameSource {
 pub(crate) struct Single(pub(crate) Message);
 
 impl FrameSource for Single {
+    #[inline]
     fn into_frame(self, deflate: Option<&SendDeflate>) -> OutFrame {
         let payload = self.0.payload();
         match deflate {

@@ -25,10 +25,12 @@ pub struct OutFrame {
 }
 
 impl OutFrame {
+    #[inline]
     fn new(opcode: OpCode, payload: Bytes) -> OutFrame {
         OutFrame::with_rsv1(opcode, payload, false)
     }
 
+    #[inline]
     fn with_rsv1(opcode: OpCode, payload: Bytes, rsv1: bool) -> OutFrame {
         let mut head = [0u8; MAX_HEADER_LEN];
         let mut header = FrameHeader::server(opcode, payload.len() as u64);
@@ -43,16 +45,19 @@ impl OutFrame {
     }
 
     /// A text message in one frame.
+    #[inline]
     pub fn text(text: Text) -> OutFrame {
         OutFrame::new(OpCode::Text, text.into_bytes())
     }
 
     /// A binary message in one frame.
+    #[inline]
     pub fn binary(data: Bytes) -> OutFrame {
         OutFrame::new(OpCode::Binary, data)
     }
 
     /// A data message in one frame.
+    #[inline]
     pub fn message(message: Message) -> OutFrame {
         match message {
             Message::Text(text) => OutFrame::text(text),
@@ -96,11 +101,13 @@ impl OutFrame {
     }
 
     /// The encoded header.
+    #[inline]
     pub fn header(&self) -> &[u8] {
         &self.head[..usize::from(self.head_len)]
     }
 
     /// The payload.
+    #[inline]
     pub fn payload(&self) -> &Bytes {
         &self.payload
     }
@@ -111,6 +118,7 @@ impl OutFrame {
     }
 
     /// Header and payload length together.
+    #[inline]
     pub fn wire_len(&self) -> usize {
         usize::from(self.head_len) + self.payload.len()
     }

@@ -54,6 +54,7 @@ impl FrameHeader {
     /// assert_eq!((header.opcode, header.payload_len, len), (OpCode::Text, 5, 6));
     /// assert_eq!(FrameHeader::parse(&wire[..3]).unwrap(), None);
     /// ```
+    #[inline]
     pub fn parse(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         let [b0, b1, ..] = *buf else {
             return Ok(None);
@@ -109,6 +110,7 @@ impl FrameHeader {
     /// let len = FrameHeader::server(OpCode::Binary, 300).encode(&mut out);
     /// assert_eq!(&out[..len], &[0x82, 126, 0x01, 0x2c]);
     /// ```
+    #[inline]
     pub fn encode(&self, out: &mut [u8; MAX_HEADER_LEN]) -> usize {
         out[0] = u8::from(self.fin) << 7
             | u8::from(self.rsv1) << 6
