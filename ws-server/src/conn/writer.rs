@@ -124,7 +124,8 @@ impl Writer {
     {
         let mut space = [MaybeUninit::<u8>::uninit(); COPY_LIMIT];
         let mut bytes = ReadBuf::uninit(&mut space);
-        bytes.put_slice(frame.header());
+        bytes.put_slice(frame.padded_header());
+        bytes.set_filled(frame.header().len());
         bytes.put_slice(frame.payload());
         let len = bytes.filled().len();
         match Pin::new(&mut *io).poll_write(cx, bytes.filled()) {

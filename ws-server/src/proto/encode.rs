@@ -106,6 +106,13 @@ impl OutFrame {
         &self.head[..usize::from(self.head_len)]
     }
 
+    /// The header in an array of the longest header's size (zero after the header): copied
+    /// whole, it costs a fixed move instead of a copy of variable length.
+    #[inline]
+    pub(crate) fn padded_header(&self) -> &[u8; MAX_HEADER_LEN] {
+        &self.head
+    }
+
     /// The payload.
     #[inline]
     pub fn payload(&self) -> &Bytes {
