@@ -37,10 +37,11 @@ struct Slot {
     first: Option<OutFrame>,
     /// The frames taken after `first`.
     frames: VecDeque<OutFrame>,
-    /// Bytes of `first` and `frames`, while the outbox's count of queued bytes leaves them out.
+    /// Bytes of `first` and `frames`, while the outbox's count of queued bytes leaves
+    /// them out.
     uncounted: usize,
-    /// The frames taken are in the outbox's count: a send had to take the outbox's path, and its
-    /// bound had to see them.
+    /// The frames taken are in the outbox's count: a send had to take the outbox's path,
+    /// and its bound had to see them.
     counted: bool,
 }
 

@@ -111,9 +111,12 @@ impl Writer {
         if rest.is_empty() && io.is_write_vectored() && first.wire_len() <= COPY_LIMIT {
             return self.poll_write_one(first, io, cx);
         }
-        self.frames.push_back(first);
+        // Written from the thread's queue, so that only what the socket leaves goes to the
+        // connection's (whose memory stays with it).
+        rest.push_front(first);
+        let progress = poll_frames(rest, &mut self.offset, &mut self.unflushed, io, cx);
         self.frames.append(rest);
-        self.poll_write(io, cx)
+        progress
     }
 
     /// The commonest write of all, a lone small frame (one reply to one message): copied
