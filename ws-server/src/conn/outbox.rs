@@ -5,7 +5,7 @@ use std::{
     collections::VecDeque,
     mem,
     sync::{
-        Mutex, MutexGuard, PoisonError,
+        Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     task::Waker,
@@ -122,7 +122,7 @@ impl Outbox {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::lock::lock(&self.state)
     }
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.

@@ -1,6 +1,6 @@
 //! A connection's topic subscriptions.
 
-use std::sync::{Arc, MutexGuard, PoisonError};
+use std::sync::{Arc, MutexGuard};
 
 use super::Connection;
 use crate::{Message, backplane::Scope, registry::Delivery};
@@ -15,10 +15,7 @@ pub(super) struct Subscriptions {
 
 impl Connection {
     fn subscriptions(&self) -> MutexGuard<'_, Subscriptions> {
-        self.inner
-            .subscriptions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        crate::lock::lock(&self.inner.subscriptions)
     }
 
     /// Subscribes this connection to `topic`, so that it receives what is published there.
