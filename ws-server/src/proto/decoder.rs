@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::{
     CloseFrame, DeflateParams, FrameHeader, Inflater, OpCode, ProtocolError, Utf8Validator,
-    apply_mask, parse_close_payload,
+    apply_mask, mask::copy_masked, parse_close_payload,
 };
 use crate::{Limits, Message, Text};
 
@@ -211,8 +211,7 @@ impl Decoder {
     pub fn decode_whole_from(&self, bytes: &[u8]) -> Option<(Message, usize)> {
         let frame = self.whole_frame(bytes)?;
         let end = frame.header_len + frame.len;
-        let mut payload = bytes[frame.header_len..end].to_vec();
-        apply_mask(&mut payload, frame.key, 0);
+        let payload = copy_masked(&bytes[frame.header_len..end], frame.key);
         if frame.text && simdutf8::basic::from_utf8(&payload).is_err() {
             return None;
         }
