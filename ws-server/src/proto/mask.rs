@@ -168,26 +168,31 @@ mod tests {
             .chain(ALIGN_FROM - 40..ALIGN_FROM + 80)
     }
 
-    fn sample(len: usize) -> Vec<u8> {
-        (0..len).map(|b| (b as u8).wrapping_mul(31)).collect()
+    /// The masking key of RFC 6455's examples.
+    const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+    /// Bytes past every threshold, with room to start anywhere within 32 bytes.
+    fn sample() -> Vec<u8> {
+        (0..ALIGN_FROM + 160)
+            .map(|b| (b as u8).wrapping_mul(31))
+            .collect()
     }
 
     #[test]
     fn matches_the_bytewise_definition_at_every_offset_length_and_alignment() {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        let data = sample(ALIGN_FROM + 160);
+        let data = sample();
         // Every start within a 32-byte line, so that the aligned part begins anywhere;
         // both the dispatching function and the portable loop, which this CPU may skip.
         for start in 0..32 {
             for len in lengths() {
                 for offset in 0..8 {
                     let mut slow = data.clone();
-                    naive(&mut slow[start..start + len], key, offset);
+                    naive(&mut slow[start..start + len], KEY, offset);
                     let mut fast = data.clone();
-                    apply_mask(&mut fast[start..start + len], key, offset);
+                    apply_mask(&mut fast[start..start + len], KEY, offset);
                     assert_eq!(fast, slow, "start {start} len {len} offset {offset}");
                     let mut portable = data.clone();
-                    mask_long(&mut portable[start..start + len], key, offset);
+                    mask_long(&mut portable[start..start + len], KEY, offset);
                     assert_eq!(portable, slow, "start {start} len {len} offset {offset}");
                 }
             }
@@ -196,16 +201,15 @@ mod tests {
 
     #[test]
     fn a_masked_copy_matches_the_bytewise_definition_at_every_length_and_alignment() {
-        let key = [0x37, 0xfa, 0x21, 0x3d];
-        let data = sample(ALIGN_FROM + 160);
+        let data = sample();
         for start in 0..32 {
             for len in lengths() {
                 let src = &data[start..start + len];
                 let mut slow = src.to_vec();
-                naive(&mut slow, key, 0);
-                assert_eq!(copy_masked(src, key), slow, "start {start} len {len}");
+                naive(&mut slow, KEY, 0);
+                assert_eq!(copy_masked(src, KEY), slow, "start {start} len {len}");
                 let mut portable = Vec::with_capacity(len);
-                copy_masked_into(src, key, &mut portable);
+                copy_masked_into(src, KEY, &mut portable);
                 assert_eq!(portable, slow, "start {start} len {len}");
             }
         }
@@ -215,7 +219,7 @@ mod tests {
     fn rfc_example_hello() {
         // RFC 6455 section 5.7: a masked "Hello".
         let mut payload = [0x7f, 0x9f, 0x4d, 0x51, 0x58];
-        apply_mask(&mut payload, [0x37, 0xfa, 0x21, 0x3d], 0);
+        apply_mask(&mut payload, KEY, 0);
         assert_eq!(&payload, b"Hello");
     }
 }
