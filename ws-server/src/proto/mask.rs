@@ -54,6 +54,8 @@ fn mask_long_avx2(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_long(buf, key, offset);
 }
 
+/// The loop for long payloads, for any CPU: inlined into its AVX2 copy, and aligned first
+/// from [`ALIGN_FROM`] bytes on.
 #[inline(always)]
 fn mask_long(buf: &mut [u8], key: [u8; 4], offset: usize) {
     if buf.len() < ALIGN_FROM {
