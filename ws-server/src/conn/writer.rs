@@ -129,9 +129,7 @@ impl Writer {
     {
         let mut space = [MaybeUninit::<u8>::uninit(); COPY_LIMIT];
         let mut bytes = ReadBuf::uninit(&mut space);
-        bytes.put_slice(frame.padded_header());
-        bytes.set_filled(frame.header().len());
-        bytes.put_slice(frame.payload());
+        put_frame(&mut bytes, &frame);
         let len = bytes.filled().len();
         match Pin::new(&mut *io).poll_write(cx, bytes.filled()) {
             Poll::Ready(Ok(written)) if written == len => {
@@ -278,16 +276,26 @@ fn fill_slices<'a>(
     count
 }
 
+/// Appends `frame` to `out`, which must have room for it and for the longest header: the
+/// header goes as one fixed-size move, a cheaper copy than one of variable length, and
+/// only its own bytes are kept.
+#[inline(always)]
+fn put_frame(out: &mut ReadBuf<'_>, frame: &OutFrame) {
+    let start = out.filled().len();
+    out.put_slice(frame.padded_header());
+    out.set_filled(start + frame.header().len());
+    out.put_slice(frame.payload());
+}
+
 /// Copies the bytes still to write, `skip` bytes into the first frame, into `out`;
 /// `false` (with `out` partly filled) if they do not fit.
 fn copy_small(frames: &VecDeque<OutFrame>, mut skip: usize, out: &mut ReadBuf<'_>) -> bool {
     if let (Some(frame), 1, 0) = (frames.front(), frames.len(), skip) {
         // The commonest case by far (one reply to one message), without the loop.
-        if frame.wire_len() > out.remaining() {
+        if frame.wire_len().max(MAX_HEADER_LEN) > out.remaining() {
             return false;
         }
-        out.put_slice(frame.header());
-        out.put_slice(frame.payload());
+        put_frame(out, frame);
         return true;
     }
     for frame in frames {
