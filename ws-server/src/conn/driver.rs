@@ -14,7 +14,7 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 use tokio::{
-    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt},
     time::timeout,
 };
 use tracing::{debug, error, info};
@@ -22,7 +22,9 @@ use tracing::{debug, error, info};
 use super::{
     Connection, direct,
     outbox::CloseStatus,
-    read_sizing::{KEEP_READ_AT, READ_CHUNK, first_buffer_len, with_first_read_buffer},
+    read_sizing::{
+        KEEP_READ_AT, READ_CHUNK, first_buffer_len, poll_read_into, with_first_read_buffer,
+    },
     timers::{Expired, Timers},
     writer::Writer,
 };
@@ -358,16 +360,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.rbuf.capacity() - self.rbuf.len() < MAX_HEADER_LEN {
                 self.rbuf.reserve(READ_CHUNK);
             }
-            return pin!(self.io.read_buf(&mut self.rbuf))
-                .poll(cx)
-                .map(Step::Read);
+            return poll_read_into(&mut self.io, &mut self.rbuf, cx).map(Step::Read);
         }
         if self.rbuf.capacity() > 0 {
             // Consumed, and its memory not needed while the connection waits.
             self.rbuf = BytesMut::new();
         }
         with_first_read_buffer(|read| {
-            if let Err(error) = ready!(pin!(self.io.read_buf(read)).poll(cx)) {
+            if let Err(error) = ready!(poll_read_into(&mut self.io, read, cx)) {
                 return Poll::Ready(Step::Read(Err(error)));
             }
             let more = read.len() == read.capacity();
