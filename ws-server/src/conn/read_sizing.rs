@@ -72,8 +72,8 @@ pub(super) fn poll_read_into<S: AsyncRead + Unpin>(
     // SAFETY: the reader initialized the first `filled` bytes of `buf`'s spare capacity,
     // as `ReadBuf` guarantees and the pointer check above confirms is the same memory.
     unsafe {
-        buf.set_len(buf.len() + filled)
-    };
+        buf.set_len(buf.len() + filled);
+    }
     Poll::Ready(Ok(filled))
 }
 
