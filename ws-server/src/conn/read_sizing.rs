@@ -49,8 +49,8 @@ pub(super) fn with_first_read_buffer<R>(read: impl FnOnce(&mut BytesMut) -> R) -
 }
 
 /// Reads what `io` has into the spare capacity of `buf`, which must have some: what
-/// `AsyncReadExt::read_buf` does, without a future around it and the checks that a
-/// `BytesMut` needs not, at some 20 instructions less per read.
+/// `AsyncReadExt::read_buf` does, without the future around it and the checks that a
+/// `BytesMut` does not need (some 28 instructions less per read, two reads per echo).
 #[inline]
 pub(super) fn poll_read_into<S: AsyncRead + Unpin>(
     io: &mut S,
