@@ -99,7 +99,73 @@ pub(super) fn first_buffer_len(rest: &[u8], more: bool) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::task::Waker;
+
     use super::*;
+
+    /// Polls `poll_read_into` once, as a task would.
+    fn read_once(io: &mut (impl AsyncRead + Unpin), buf: &mut BytesMut) -> Poll<io::Result<usize>> {
+        poll_read_into(io, buf, &mut Context::from_waker(Waker::noop()))
+    }
+
+    #[test]
+    fn a_read_appends_what_arrived_after_what_was_buffered() {
+        let mut buf = BytesMut::with_capacity(16);
+        buf.extend_from_slice(b"ab");
+        let mut socket: &[u8] = b"cdef";
+        assert!(matches!(
+            read_once(&mut socket, &mut buf),
+            Poll::Ready(Ok(4))
+        ));
+        assert_eq!(&buf[..], b"abcdef");
+    }
+
+    #[test]
+    fn a_read_takes_no_more_than_the_room_left() {
+        let mut buf = BytesMut::with_capacity(4);
+        buf.extend_from_slice(b"a");
+        let room = buf.capacity() - buf.len();
+        let arrived = vec![7; room + 10];
+        let mut socket = &arrived[..];
+        assert!(matches!(read_once(&mut socket, &mut buf), Poll::Ready(Ok(n)) if n == room));
+        assert_eq!(buf.len(), 1 + room);
+        assert_eq!(socket.len(), 10, "the rest waits in the socket");
+    }
+
+    #[test]
+    fn an_ended_stream_reads_zero_bytes_and_keeps_the_buffer() {
+        let mut buf = BytesMut::with_capacity(8);
+        buf.extend_from_slice(b"xy");
+        let mut socket: &[u8] = b"";
+        assert!(matches!(
+            read_once(&mut socket, &mut buf),
+            Poll::Ready(Ok(0))
+        ));
+        assert_eq!(&buf[..], b"xy");
+    }
+
+    /// A reader that fills a buffer of its own instead of the one it was given.
+    struct Swapper;
+
+    impl AsyncRead for Swapper {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let mut own = ReadBuf::new(Box::leak(Box::new([0; 8])));
+            own.advance(8);
+            *buf = own;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "the reader replaced the buffer")]
+    fn a_reader_that_swaps_the_buffer_is_caught_before_its_bytes_are_counted() {
+        let mut buf = BytesMut::with_capacity(8);
+        let _ = read_once(&mut Swapper, &mut buf);
+    }
 
     fn header(len: u64) -> Vec<u8> {
         let mut out = vec![0x82, 0x80 | 127];
