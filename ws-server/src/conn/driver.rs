@@ -264,11 +264,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
     /// Runs a callback while writing queued frames and keeping the timers; reading waits,
     /// so callbacks stay in order. If the connection has to end meanwhile (close handshake
     /// timed out, shutdown deadline, broken socket), the callback is dropped.
-    async fn callback(
-        &mut self,
-        mut callback: Callback<'_>,
-    ) -> Result<Result<(), Panicked>, Ended> {
-        poll_fn(|cx| {
+    fn callback<'a>(
+        &'a mut self,
+        mut callback: Callback<'a>,
+    ) -> impl Future<Output = Result<Result<(), Panicked>, Ended>> + 'a {
+        poll_fn(move |cx| {
             self.awaken(cx);
             // What the callback sends to this connection, with nothing queued before it, is
             // written straight from the thread's slot.
@@ -297,7 +297,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
             }
         })
-        .await
     }
 
     /// Makes what progress it can: writes, checks the outbox's flags and the timers, and
