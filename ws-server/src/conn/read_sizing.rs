@@ -1,5 +1,5 @@
 //! How much memory a connection takes for reading: nothing while idle, and for a frame,
-//! room in proportion to what has arrived.
+//! room in proportion to what has arrived; and the read into that room.
 
 use std::{
     cell::RefCell,
