@@ -17,8 +17,8 @@ use crate::{
 /// [`Connection::server`] inside a handler.
 ///
 /// A broadcast encodes the message once: every recipient's queue holds the same bytes.
-/// With a backplane ([`Builder::redis_backplane`](crate::Builder::redis_backplane)),
-/// broadcasts and publishes also reach the connections of the other server processes.
+/// With a backplane (`Builder::redis_backplane`, under the feature `redis`), broadcasts
+/// and publishes also reach the connections of the other server processes.
 /// Offers never wait, except for recipients under
 /// [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) whose queue is full; those are waited
 /// for side by side.
