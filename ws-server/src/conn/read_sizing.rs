@@ -108,10 +108,16 @@ mod tests {
         poll_read_into(io, buf, &mut Context::from_waker(Waker::noop()))
     }
 
+    /// A buffer of `capacity` that holds `bytes` already.
+    fn holding(bytes: &[u8], capacity: usize) -> BytesMut {
+        let mut buf = BytesMut::with_capacity(capacity);
+        buf.extend_from_slice(bytes);
+        buf
+    }
+
     #[test]
     fn a_read_appends_what_arrived_after_what_was_buffered() {
-        let mut buf = BytesMut::with_capacity(16);
-        buf.extend_from_slice(b"ab");
+        let mut buf = holding(b"ab", 16);
         let mut socket: &[u8] = b"cdef";
         assert!(matches!(
             read_once(&mut socket, &mut buf),
@@ -122,8 +128,7 @@ mod tests {
 
     #[test]
     fn a_read_takes_no_more_than_the_room_left() {
-        let mut buf = BytesMut::with_capacity(4);
-        buf.extend_from_slice(b"a");
+        let mut buf = holding(b"a", 4);
         let room = buf.capacity() - buf.len();
         let arrived = vec![7; room + 10];
         let mut socket = &arrived[..];
@@ -134,8 +139,7 @@ mod tests {
 
     #[test]
     fn an_ended_stream_reads_zero_bytes_and_keeps_the_buffer() {
-        let mut buf = BytesMut::with_capacity(8);
-        buf.extend_from_slice(b"xy");
+        let mut buf = holding(b"xy", 8);
         let mut socket: &[u8] = b"";
         assert!(matches!(
             read_once(&mut socket, &mut buf),
