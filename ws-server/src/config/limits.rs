@@ -46,6 +46,12 @@ impl Limits {
         self
     }
 
+    /// Whether a message of `len` bytes may arrive as one frame.
+    #[inline]
+    pub(crate) const fn admits_one_frame_message(&self, len: usize) -> bool {
+        len <= self.max_payload && len <= self.max_message && self.max_frames >= 1
+    }
+
     /// The frame payload limit.
     pub const fn max_payload_len(&self) -> usize {
         self.max_payload

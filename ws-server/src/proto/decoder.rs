@@ -75,6 +75,7 @@ struct PendingFrame {
 }
 
 /// A frame that is a whole message on its own, as found at the front of a buffer.
+#[derive(Debug, PartialEq, Eq)]
 struct WholeFrame {
     header: FrameHeader,
     header_len: usize,
@@ -306,22 +307,59 @@ impl Decoder {
     /// The frame at the front of `buf`, if it is whole and a message on its own: final,
     /// uncompressed, text or binary, masked and within the limits, with no message or
     /// frame in progress and nothing being discarded.
+    #[inline]
     fn whole_frame(&self, buf: &[u8]) -> Option<WholeFrame> {
         if self.frame.is_some() || self.message.is_some() || self.discarding {
             return None;
         }
+        match *buf {
+            [b0 @ (0x81 | 0x82), b1 @ 0x80..=0xFD, ..] => self.whole_short_frame(buf, b0, b1),
+            _ => self.whole_parsed_frame(buf),
+        }
+    }
+
+    /// [`whole_frame`](Decoder::whole_frame) for the commonest header, read off its two
+    /// bytes `b0` and `b1`, which must be final text or binary without extension bits,
+    /// and masked with a length under 126: what a client sends most.
+    #[inline]
+    fn whole_short_frame(&self, buf: &[u8], b0: u8, b1: u8) -> Option<WholeFrame> {
+        debug_assert!(matches!((b0, b1), (0x81 | 0x82, 0x80..=0xFD)));
+        let [_, _, k0, k1, k2, k3, ref payload @ ..] = *buf else {
+            return None;
+        };
+        let len = usize::from(b1 & 0x7F);
+        if !(self.limits.admits_one_frame_message(len) && payload.len() >= len) {
+            return None;
+        }
+        let opcode = if b0 == 0x81 {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        let key = [k0, k1, k2, k3];
+        Some(WholeFrame {
+            header: FrameHeader {
+                mask: Some(key),
+                ..FrameHeader::server(opcode, len as u64)
+            },
+            header_len: 6,
+            len,
+            key,
+            text: b0 == 0x81,
+        })
+    }
+
+    /// [`whole_frame`](Decoder::whole_frame) for any header.
+    fn whole_parsed_frame(&self, buf: &[u8]) -> Option<WholeFrame> {
         let Ok(Some((header, header_len))) = FrameHeader::parse(buf) else {
             return None;
         };
         let key = header.mask?;
         let len = usize::try_from(header.payload_len).unwrap_or(usize::MAX);
-        let limits = self.limits;
         let whole = header.fin
             && !(header.rsv1 || header.rsv2 || header.rsv3)
             && matches!(header.opcode, OpCode::Text | OpCode::Binary)
-            && len <= limits.max_payload_len()
-            && len <= limits.max_message_len()
-            && limits.max_frame_count() >= 1
+            && self.limits.admits_one_frame_message(len)
             && buf.len() - header_len >= len;
         whole.then_some(WholeFrame {
             header,

@@ -73,6 +73,7 @@ fn mask_long(buf: &mut [u8], key: [u8; 4], offset: usize) {
 
 /// A copy of `src` XORed with the masking `key`, from the payload's start: unmasking while
 /// copying goes over the payload once instead of twice.
+#[inline]
 pub(crate) fn copy_masked(src: &[u8], key: [u8; 4]) -> Vec<u8> {
     let mut out = Vec::with_capacity(src.len());
     #[cfg(target_arch = "x86_64")]

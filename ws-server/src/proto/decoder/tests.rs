@@ -479,3 +479,42 @@ fn a_read_that_is_not_one_whole_valid_frame_is_left_as_it_came() {
     assert!(small.take_whole(&mut read).is_none());
     assert_eq!(read, whole);
 }
+
+#[test]
+fn the_short_header_path_agrees_with_the_parsed_one() {
+    // Each with the frames it admits: a frame of the largest length admitted, or none.
+    let cases = [
+        (Limits::DEFAULT, Some(125)),
+        (Limits::DEFAULT.max_payload(100), Some(100)),
+        (Limits::DEFAULT.max_message(50), Some(50)),
+        (Limits::DEFAULT.max_frames(0), None),
+    ];
+    for (limits, largest) in cases {
+        let decoder = Decoder::new(limits);
+        let mut checked = 0;
+        for b0 in [0x81, 0x82] {
+            for b1 in 0x80..=0xFD_u8 {
+                let len = usize::from(b1 & 0x7F);
+                let mut wire = vec![b0, b1];
+                wire.extend_from_slice(&KEY);
+                wire.extend(std::iter::repeat_n(b'a', len + 1));
+                // Cut anywhere: inside the key, short of the payload, exactly at its end, past it.
+                for cut in [3, 6, 6 + len.saturating_sub(1), 6 + len, 7 + len] {
+                    let buf = &wire[..cut];
+                    let short = decoder.whole_short_frame(buf, b0, b1);
+                    assert_eq!(
+                        short,
+                        decoder.whole_parsed_frame(buf),
+                        "{b0:x} {b1:x} {cut}"
+                    );
+                    assert_eq!(short, decoder.whole_frame(buf));
+                    checked += usize::from(short.is_some());
+                }
+            }
+        }
+        // Two cuts hold a whole frame of each admitted length (four of an empty one), for
+        // text and for binary.
+        let expected = largest.map_or(0, |largest| 2 * (4 + 2 * largest));
+        assert_eq!(checked, expected, "{limits:?}");
+    }
+}
