@@ -23,6 +23,9 @@ pub enum Kind {
     TokioWebSockets,
     /// A plain TCP echo: no WebSocket at all, the floor for the echo matrix.
     RawTcp,
+    /// The least a WebSocket echo can do, in place and without a framework: what framing
+    /// itself costs over the raw TCP echo. Echo only, and only when asked for.
+    WsFloor,
     /// ws-server again, in a second process of the same binary: how far two runs of one
     /// server differ (the echo matrix's noise floor).
     WsServerControl,
@@ -30,12 +33,13 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, ws-server first.
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::WsServer,
         Kind::Tungstenite,
         Kind::FastWebSockets,
         Kind::TokioWebSockets,
         Kind::RawTcp,
+        Kind::WsFloor,
         Kind::WsServerControl,
     ];
 
@@ -47,6 +51,7 @@ impl Kind {
             Kind::FastWebSockets => "fastwebsockets",
             Kind::TokioWebSockets => "tokio-websockets",
             Kind::RawTcp => "raw-tcp",
+            Kind::WsFloor => "ws-floor",
             Kind::WsServerControl => "ws-server-again",
         }
     }
@@ -58,7 +63,16 @@ impl Kind {
 
     /// One of the peers ws-server is compared with.
     pub fn is_peer(self) -> bool {
-        !matches!(self, Kind::WsServer | Kind::RawTcp | Kind::WsServerControl)
+        !matches!(
+            self,
+            Kind::WsServer | Kind::RawTcp | Kind::WsFloor | Kind::WsServerControl
+        )
+    }
+
+    /// A WebSocket server with every endpoint (`/echo`, `/sub`, `/pub`): ws-server and the
+    /// peers, measured for idle memory and fan-out too; not the anchors.
+    pub fn is_full_server(self) -> bool {
+        self.is_websocket() && self != Kind::WsFloor
     }
 }
 

@@ -42,8 +42,8 @@ fn every_server_echoes_every_size_under_load() {
 }
 
 #[test]
-fn every_websocket_server_holds_idle_connections() {
-    for kind in Kind::ALL.into_iter().filter(|kind| kind.is_websocket()) {
+fn every_full_server_holds_idle_connections() {
+    for kind in Kind::ALL.into_iter().filter(|kind| kind.is_full_server()) {
         let server = start(kind);
         let report = idle::run(server.addr(), "/echo", 300, server.pid()).expect("idle");
         assert_eq!(report.connections, 300, "{kind}");
@@ -56,8 +56,8 @@ fn every_websocket_server_holds_idle_connections() {
 }
 
 #[test]
-fn every_websocket_server_fans_out_to_every_subscriber() {
-    for kind in Kind::ALL.into_iter().filter(|kind| kind.is_websocket()) {
+fn every_full_server_fans_out_to_every_subscriber() {
+    for kind in Kind::ALL.into_iter().filter(|kind| kind.is_full_server()) {
         let server = start(kind);
         let report = fanout_load::run(&FanoutLoad {
             addr: server.addr(),

@@ -87,7 +87,8 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct Servers {
-    /// Servers to run, comma separated.
+    /// Servers to run, comma separated. `ws-floor`, the least a WebSocket echo can do (an
+    /// anchor like `raw-tcp`, echo only), runs only when named.
     #[arg(
         long,
         value_delimiter = ',',

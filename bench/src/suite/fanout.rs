@@ -9,8 +9,8 @@ use crate::{
     stats::{median, ratio},
 };
 
-/// Runs fan-out `reps` times for each WebSocket server in `kinds` (interleaved) and returns
-/// the markdown table.
+/// Runs fan-out `reps` times for each server in `kinds` with every endpoint (not the
+/// anchors), interleaved, and returns the markdown table.
 pub fn run(
     kinds: &[Kind],
     subscribers: usize,
@@ -19,7 +19,11 @@ pub fn run(
     (warmup, duration): (Duration, Duration),
     cores: Cores,
 ) -> io::Result<String> {
-    let kinds: Vec<Kind> = kinds.iter().copied().filter(|k| k.is_websocket()).collect();
+    let kinds: Vec<Kind> = kinds
+        .iter()
+        .copied()
+        .filter(|k| k.is_full_server())
+        .collect();
     let mut runs: BTreeMap<Kind, Vec<FanoutReport>> = BTreeMap::new();
     for rep in 0..reps {
         for kind in order::balanced(&kinds, rep) {

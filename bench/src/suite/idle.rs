@@ -5,14 +5,14 @@ use std::{fmt::Write, io};
 use super::Cores;
 use crate::{idle, kind::Kind};
 
-/// Measures each WebSocket server in `kinds` holding `connections` idle connections and
-/// returns the markdown table.
+/// Measures each server in `kinds` with every endpoint (not the anchors) holding
+/// `connections` idle connections, and returns the markdown table.
 pub fn run(kinds: &[Kind], connections: usize, cores: Cores) -> io::Result<String> {
     let mut out = String::from(
         "| server | idle connections | RSS before | RSS after | per connection | still echoing |\n\
          |---|---:|---:|---:|---:|---:|\n",
     );
-    for &kind in kinds.iter().filter(|kind| kind.is_websocket()) {
+    for &kind in kinds.iter().filter(|kind| kind.is_full_server()) {
         let server = cores.start(kind)?;
         let report = idle::run(server.addr(), "/echo", connections, server.pid())?;
         drop(server);

@@ -3,7 +3,7 @@
 //! to one core).
 //!
 //! ```text
-//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp | ws-server-again>
+//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp | ws-floor | ws-server-again>
 //! ```
 //!
 //! Every WebSocket server answers `/echo` (each message comes back), `/sub` (receives what
@@ -16,6 +16,7 @@ mod raw_tcp;
 mod stream_server;
 mod tokio_ws;
 mod tungstenite;
+mod ws_floor;
 mod ws_server;
 
 use std::{io, io::Write, net::SocketAddr};
@@ -39,6 +40,7 @@ fn main() -> io::Result<()> {
             Kind::FastWebSockets => fastws::run(listen().await?).await,
             Kind::TokioWebSockets => tokio_ws::run(listen().await?).await,
             Kind::RawTcp => raw_tcp::run(listen().await?).await,
+            Kind::WsFloor => ws_floor::run(listen().await?).await,
         }
     })
 }
