@@ -7,8 +7,9 @@
 //! ```
 //!
 //! Every WebSocket server answers `/echo` (each message comes back), `/sub` (receives what
-//! is published) and `/pub` (each message is sent to every subscriber). The server prints
-//! `listening on ADDR` once it accepts connections.
+//! is published) and `/pub` (each message is sent to every subscriber); the `ws-floor`
+//! anchor echoes on any path and does nothing else. The server prints `listening on ADDR`
+//! once it accepts connections.
 
 mod fastws;
 mod hub;

@@ -44,8 +44,8 @@ async fn echo(mut stream: TcpStream) -> io::Result<()> {
             unmask(&mut buf[payload..end], mask);
             // The answer's header is shorter than the request's (no mask): it goes right
             // before the payload, over the bytes already read.
-            let opcode = buf[at];
-            let start = write_header(&mut buf[..payload], opcode, payload_len);
+            let first_byte = buf[at];
+            let start = write_header(&mut buf[..payload], first_byte, payload_len);
             stream.write_all(&buf[start..end]).await?;
             at = end;
         }
