@@ -14,25 +14,33 @@ pub const PONG: u8 = 0xa;
 /// second byte, is at most 125.
 pub const PING_HEAD: u8 = 0x89;
 
-/// The length field's bytes for a payload of `len` bytes, after the opcode byte.
-fn length_field(len: usize, masked: bool, out: &mut Vec<u8>) {
+/// The head of a final frame with first byte `first` and `len` bytes of payload, without
+/// a masking key, and how many of its bytes are used (2 to 10). `masked` sets the bit that
+/// announces a key.
+#[inline]
+pub fn head(first: u8, len: usize, masked: bool) -> ([u8; 10], usize) {
     let mask_bit = if masked { 0x80 } else { 0 };
-    if len < 126 {
-        out.push(mask_bit | len as u8);
+    let mut out = [first, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let used = if len < 126 {
+        out[1] = mask_bit | len as u8;
+        2
     } else if len <= usize::from(u16::MAX) {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
+        out[1] = mask_bit | 126;
+        out[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        4
     } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
+        out[1] = mask_bit | 127;
+        out[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        10
+    };
+    (out, used)
 }
 
 /// A final, masked client frame.
 pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 14);
-    out.push(0x80 | opcode);
-    length_field(payload.len(), true, &mut out);
+    let (head, used) = head(0x80 | opcode, payload.len(), true);
+    out.extend_from_slice(&head[..used]);
     out.extend_from_slice(&MASK);
     out.extend(
         payload
@@ -53,8 +61,8 @@ pub fn mask_in_place(payload: &mut [u8]) {
 /// A final, unmasked server frame: what an echo server answers to [`client_frame`].
 pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() + 10);
-    out.push(0x80 | opcode);
-    length_field(payload.len(), false, &mut out);
+    let (head, used) = head(0x80 | opcode, payload.len(), false);
+    out.extend_from_slice(&head[..used]);
     out.extend_from_slice(payload);
     out
 }
@@ -72,41 +80,54 @@ pub fn payload(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The head of a server frame.
+/// The head of a frame, as read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerHead {
+pub struct Head {
     /// FIN, RSV and opcode: the first byte.
     pub first: u8,
-    /// Bytes of the head (2 to 10: servers do not mask).
+    /// Bytes of the head, the masking key included if there is one (2 to 14).
     pub head_len: usize,
     /// Bytes of payload that follow.
     pub payload_len: usize,
 }
 
-/// Reads the head of a server frame from the start of `buf`; `None` until it is all there.
-/// `Err` for a masked frame, which a server must not send.
-pub fn parse_server_head(buf: &[u8]) -> Result<Option<ServerHead>, String> {
+/// Reads the head of a frame, masked or not, from the start of `buf`; `None` until it is
+/// all there (with its masking key, if the frame has one).
+#[inline]
+pub fn parse_head(buf: &[u8]) -> Option<Head> {
     let [first, second, ..] = *buf else {
-        return Ok(None);
+        return None;
     };
-    if second & 0x80 != 0 {
-        return Err("masked server frame".to_owned());
-    }
-    let (head_len, payload_len) = match second & 0x7f {
-        126 if buf.len() >= 4 => (4, usize::from(u16::from_be_bytes([buf[2], buf[3]]))),
-        127 if buf.len() >= 10 => {
-            let mut len = [0u8; 8];
-            len.copy_from_slice(&buf[2..10]);
-            (10, u64::from_be_bytes(len) as usize)
-        }
-        126 | 127 => return Ok(None),
+    let (len_len, payload_len) = match second & 0x7f {
+        126 => (
+            4,
+            usize::from(u16::from_be_bytes(buf.get(2..4)?.try_into().ok()?)),
+        ),
+        127 => (
+            10,
+            u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?) as usize,
+        ),
         len => (2, usize::from(len)),
     };
-    Ok(Some(ServerHead {
+    let head_len = if second & 0x80 != 0 {
+        len_len + 4
+    } else {
+        len_len
+    };
+    (buf.len() >= head_len).then_some(Head {
         first,
         head_len,
         payload_len,
-    }))
+    })
+}
+
+/// Reads the head of a server frame from the start of `buf`; `None` until it is all there.
+/// `Err` for a masked frame, which a server must not send.
+pub fn parse_server_head(buf: &[u8]) -> Result<Option<Head>, String> {
+    if buf.get(1).is_some_and(|second| second & 0x80 != 0) {
+        return Err("masked server frame".to_owned());
+    }
+    Ok(parse_head(buf))
 }
 
 #[cfg(test)]
@@ -124,6 +145,9 @@ mod tests {
             assert_eq!(&frame[head.head_len..], &data[..]);
 
             let client = client_frame(BINARY, &data);
+            let client_head = parse_head(&client).unwrap();
+            assert_eq!(client_head.head_len, head.head_len + 4);
+            assert_eq!(client_head.payload_len, len);
             let mut unmasked = client[client.len() - len..].to_vec();
             mask_in_place(&mut unmasked);
             assert_eq!(unmasked, data);
@@ -136,5 +160,10 @@ mod tests {
         assert_eq!(parse_server_head(&[0x82]), Ok(None));
         assert_eq!(parse_server_head(&[0x82, 126, 1]), Ok(None));
         assert!(parse_server_head(&[0x82, 0x85]).is_err());
+        assert_eq!(
+            parse_head(&[0x82, 0x85, 1, 2, 3]),
+            None,
+            "the key is not all there"
+        );
     }
 }

@@ -12,6 +12,7 @@ use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
 };
+use ws_bench::wire;
 
 /// The read buffer's size: a 64 KiB frame and its header fit in one read.
 const BUFFER: usize = 128 * 1024;
@@ -34,27 +35,28 @@ async fn echo(mut stream: TcpStream) -> io::Result<()> {
     stream.write_all(SWITCHING).await?;
     loop {
         let mut at = 0;
-        while let Some((header_len, payload_len)) = frame_at(&buf[at..len]) {
-            let payload = at + header_len;
-            let end = payload + payload_len;
+        while let Some(head) = wire::parse_head(&buf[at..len]) {
+            let payload = at + head.head_len;
+            let end = payload + head.payload_len;
             if end > len {
                 break;
             }
             let mask: [u8; 4] = buf[payload - 4..payload].try_into().expect("4 bytes");
             unmask(&mut buf[payload..end], mask);
-            // The answer's header is shorter than the request's (no mask): it goes right
+            // The answer's head is shorter than the request's (no mask): it goes right
             // before the payload, over the bytes already read.
-            let first_byte = buf[at];
-            let start = write_header(&mut buf[..payload], first_byte, payload_len);
+            let (answer, used) = wire::head(head.first, head.payload_len, false);
+            let start = payload - used;
+            buf[start..payload].copy_from_slice(&answer[..used]);
             stream.write_all(&buf[start..end]).await?;
             at = end;
         }
         buf.copy_within(at..len, 0);
         len -= at;
-        if let Some((header_len, payload_len)) = frame_at(&buf[..len])
-            && header_len + payload_len > buf.len()
+        if let Some(head) = wire::parse_head(&buf[..len])
+            && head.head_len + head.payload_len > buf.len()
         {
-            buf.resize(header_len + payload_len, 0);
+            buf.resize(head.head_len + head.payload_len, 0);
         }
         match stream.read(&mut buf[len..]).await? {
             0 => return Ok(()),
@@ -80,24 +82,6 @@ async fn skip_request_head(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result
     }
 }
 
-/// The lengths of the masked frame's header and payload at the start of `bytes`, once
-/// the header has arrived.
-fn frame_at(bytes: &[u8]) -> Option<(usize, usize)> {
-    let short = usize::from(*bytes.get(1)? & 0x7f);
-    let (extended, payload_len) = match short {
-        126 => (
-            2,
-            usize::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)),
-        ),
-        127 => (
-            8,
-            usize::try_from(u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)).ok()?,
-        ),
-        len => (0, len),
-    };
-    Some((2 + extended + 4, payload_len))
-}
-
 /// Unmasks `payload` in place, eight bytes at a time (which the compiler vectorizes).
 fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     let wide = u64::from_ne_bytes([
@@ -112,25 +96,4 @@ fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     for (i, byte) in words.into_remainder().iter_mut().enumerate() {
         *byte ^= mask[i % 4];
     }
-}
-
-/// Writes an unmasked header for `payload_len` bytes at the end of `before`; returns where
-/// it starts.
-fn write_header(before: &mut [u8], first_byte: u8, payload_len: usize) -> usize {
-    let mut header = [first_byte, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    let header_len = if payload_len < 126 {
-        header[1] = payload_len as u8;
-        2
-    } else if let Ok(len) = u16::try_from(payload_len) {
-        header[1] = 126;
-        header[2..4].copy_from_slice(&len.to_be_bytes());
-        4
-    } else {
-        header[1] = 127;
-        header[2..10].copy_from_slice(&(payload_len as u64).to_be_bytes());
-        10
-    };
-    let start = before.len() - header_len;
-    before[start..].copy_from_slice(&header[..header_len]);
-    start
 }
