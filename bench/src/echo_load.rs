@@ -5,6 +5,7 @@ use std::{
     cell::{Cell, RefCell},
     io,
     net::SocketAddr,
+    num::NonZeroUsize,
     rc::Rc,
     time::{Duration, Instant},
 };
@@ -29,6 +30,10 @@ pub struct EchoLoad {
     pub connections: usize,
     /// Payload bytes per message.
     pub size: usize,
+    /// Each message is written in this many pieces, with a yield to the runtime between
+    /// them, so that the server reads frames in parts as it would from a real network
+    /// (1: in one write).
+    pub pieces: NonZeroUsize,
     /// Load before measuring starts.
     pub warmup: Duration,
     /// How long to measure.
@@ -152,10 +157,11 @@ impl Fleet {
         let tasks = (0..load.connections)
             .map(|_| {
                 let (load, request, reply) = (load.clone(), request.clone(), reply.clone());
+                let piece_len = request.len().div_ceil(load.pieces.get());
                 let (setup, shared) = (setup.clone(), shared.clone());
                 tokio::task::spawn_local(async move {
                     let result = match setup.connect(load.addr, &load.path, load.raw).await {
-                        Ok(stream) => echo_loop(stream, &request, &reply, &shared).await,
+                        Ok(stream) => echo_loop(stream, &request, piece_len, &reply, &shared).await,
                         Err(error) => Err(error),
                     };
                     if result.is_err() {
@@ -230,11 +236,12 @@ impl Fleet {
     }
 }
 
-/// Sends `request` and waits for `reply`, over and over, while the fleet is loading; idle
-/// while it is paused; until it is done.
+/// Sends `request` (in pieces of `piece_len` bytes) and waits for `reply`, over and over,
+/// while the fleet is loading; idle while it is paused; until it is done.
 async fn echo_loop(
     (mut stream, early): (tokio::net::TcpStream, Vec<u8>),
     request: &[u8],
+    piece_len: usize,
     reply: &[u8],
     shared: &Shared,
 ) -> io::Result<()> {
@@ -257,7 +264,7 @@ async fn echo_loop(
         }
         let sent = Instant::now();
         shared.in_flight.set(shared.in_flight.get() + 1);
-        let echoed = echo(&mut stream, request, &mut inbox).await;
+        let echoed = echo(&mut stream, request, piece_len, &mut inbox).await;
         shared.in_flight.set(shared.in_flight.get() - 1);
         if shared.in_flight.get() == 0 && !shared.phase.get().is_loading() {
             shared.drained.notify_waiters();
@@ -281,13 +288,22 @@ async fn echo_loop(
     }
 }
 
-/// Sends `request` and returns its echo.
+/// Sends `request` in pieces of `piece_len` bytes and returns its echo.
 async fn echo<'a>(
     stream: &mut tokio::net::TcpStream,
     request: &[u8],
+    piece_len: usize,
     inbox: &'a mut Inbox,
 ) -> io::Result<&'a [u8]> {
-    stream.write_all(request).await?;
+    if piece_len >= request.len() {
+        stream.write_all(request).await?;
+    } else {
+        for piece in request.chunks(piece_len) {
+            stream.write_all(piece).await?;
+            // The server gets a moment to read what has arrived.
+            tokio::task::yield_now().await;
+        }
+    }
     inbox.read_echo(stream).await
 }
 

@@ -1,7 +1,7 @@
 //! The harness against every server, briefly: each echoes, holds idle connections and fans
 //! out without a failed connection. Rates are printed, never asserted (no timing here).
 
-use std::{cell::Cell, path::Path, rc::Rc, time::Duration};
+use std::{cell::Cell, num::NonZeroUsize, path::Path, rc::Rc, time::Duration};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ws_bench::{
@@ -26,6 +26,7 @@ fn every_server_echoes_every_size_under_load() {
                 path: "/echo".to_owned(),
                 connections: 8,
                 size,
+                pieces: NonZeroUsize::MIN,
                 warmup: Duration::from_millis(50),
                 duration: Duration::from_millis(200),
                 raw: !kind.is_websocket(),
@@ -38,6 +39,29 @@ fn every_server_echoes_every_size_under_load() {
             assert_eq!(report.latency.len(), report.messages);
             assert!(report.cpu_per_message().is_some());
         }
+    }
+}
+
+#[test]
+fn every_server_echoes_frames_written_in_pieces() {
+    let pieces = NonZeroUsize::new(16).expect("non-zero");
+    for kind in Kind::ALL {
+        let server = start(kind);
+        let report = echo_load::run(&EchoLoad {
+            addr: server.addr(),
+            path: "/echo".to_owned(),
+            connections: 4,
+            size: 65536,
+            pieces,
+            warmup: Duration::from_millis(50),
+            duration: Duration::from_millis(200),
+            raw: !kind.is_websocket(),
+            server_pid: Some(server.pid()),
+        })
+        .expect("load");
+        eprintln!("{kind} 64 KiB in 16 pieces: {:.0} msgs/s", report.rate());
+        assert_eq!(report.failed, 0, "{kind}");
+        assert!(report.messages > 0, "{kind} echoed nothing");
     }
 }
 
@@ -150,6 +174,7 @@ fn a_fleet_answers_pings_and_stays_open_between_windows() {
             path: "/echo".to_owned(),
             connections: 4,
             size: 16,
+            pieces: NonZeroUsize::MIN,
             warmup: Duration::ZERO,
             duration: Duration::ZERO,
             raw: false,
@@ -175,4 +200,65 @@ fn a_fleet_answers_pings_and_stays_open_between_windows() {
             pongs.get()
         );
     });
+}
+
+#[test]
+fn a_message_in_pieces_reaches_the_server_in_several_reads() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    tokio::task::LocalSet::new().block_on(&runtime, async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("address");
+        let reads = Rc::new(Cell::new(0));
+        tokio::task::spawn_local(counting_echo(listener, reads.clone()));
+        let mut fleet = Fleet::connect(&EchoLoad {
+            addr,
+            path: String::new(),
+            connections: 1,
+            size: 65536,
+            pieces: NonZeroUsize::new(16).expect("non-zero"),
+            warmup: Duration::ZERO,
+            duration: Duration::ZERO,
+            raw: true,
+            server_pid: None,
+        })
+        .await
+        .expect("connect");
+        let report = fleet
+            .window(Duration::ZERO, Duration::from_millis(100))
+            .await
+            .expect("window");
+        fleet.close().await;
+        assert_eq!(report.failed, 0);
+        assert!(report.messages > 0, "nothing echoed");
+        // Whole messages would take about one read each.
+        assert!(
+            reads.get() >= 8 * report.messages as usize,
+            "{} reads for {} messages",
+            reads.get(),
+            report.messages
+        );
+    });
+}
+
+/// A plain TCP echo that counts its reads.
+async fn counting_echo(listener: tokio::net::TcpListener, reads: Rc<Cell<usize>>) {
+    while let Ok((mut stream, _)) = listener.accept().await {
+        let reads = reads.clone();
+        tokio::task::spawn_local(async move {
+            let mut buf = vec![0; 1 << 20];
+            loop {
+                let read = stream.read(&mut buf).await?;
+                if read == 0 {
+                    return Ok::<(), std::io::Error>(());
+                }
+                reads.set(reads.get() + 1);
+                stream.write_all(&buf[..read]).await?;
+            }
+        });
+    }
 }

@@ -8,7 +8,7 @@
 //! ws-bench load 127.0.0.1:9001      # one closed-loop echo run against any local server
 //! ```
 
-use std::{fs, io, path::PathBuf, time::Duration};
+use std::{fs, io, num::NonZeroUsize, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 use ws_bench::{
@@ -81,6 +81,8 @@ enum Command {
         #[arg(long)]
         raw: bool,
         #[command(flatten)]
+        pieces: Pieces,
+        #[command(flatten)]
         timing: Timing,
     },
 }
@@ -138,6 +140,14 @@ struct Rounds {
 }
 
 #[derive(Args, Clone)]
+struct Pieces {
+    /// Writes each message in this many pieces, yielding between them, so that servers
+    /// read frames in parts, as from a real network.
+    #[arg(long, default_value = "1")]
+    pieces: NonZeroUsize,
+}
+
+#[derive(Args, Clone)]
 struct MatrixArgs {
     #[command(flatten)]
     servers: Servers,
@@ -147,6 +157,8 @@ struct MatrixArgs {
     /// Connection counts.
     #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
     connections: Vec<usize>,
+    #[command(flatten)]
+    pieces: Pieces,
     #[command(flatten)]
     timing: Rounds,
 }
@@ -173,6 +185,7 @@ impl MatrixArgs {
             kinds,
             sizes: self.sizes.clone(),
             connections: self.connections.clone(),
+            pieces: self.pieces.pieces,
             rounds: self.timing.rounds,
             blocks: self.timing.blocks,
             warmup: Duration::from_secs_f64(self.timing.warmup),
@@ -258,6 +271,7 @@ fn main() -> io::Result<()> {
             connections,
             size,
             raw,
+            pieces,
             timing,
         } => {
             let addr = loopback_target(&target).map_err(io::Error::other)?;
@@ -267,6 +281,7 @@ fn main() -> io::Result<()> {
                 path,
                 connections,
                 size,
+                pieces: pieces.pieces,
                 warmup,
                 duration,
                 raw,
@@ -274,8 +289,12 @@ fn main() -> io::Result<()> {
             })?;
             let quantile = |q: f64| report.latency.value_at_quantile(q) as f64 / 1000.0;
             println!(
-                "{:.0} msgs/s over {connections} connections, {size} B; latency µs p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}; {} failed",
+                "{:.0} msgs/s over {connections} connections, {size} B{}; latency µs p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}; {} failed",
                 report.rate(),
+                match pieces.pieces.get() {
+                    1 => String::new(),
+                    pieces => format!(" in {pieces} pieces"),
+                },
                 quantile(0.5),
                 quantile(0.9),
                 quantile(0.99),

@@ -1,6 +1,6 @@
 //! The echo matrix: payload sizes × connection counts × servers, interleaved and repeated.
 
-use std::{collections::BTreeMap, fmt::Write, io, ops::Range, time::Duration};
+use std::{collections::BTreeMap, fmt::Write, io, num::NonZeroUsize, ops::Range, time::Duration};
 
 use tokio::task::LocalSet;
 
@@ -20,6 +20,8 @@ pub struct Plan {
     pub sizes: Vec<usize>,
     /// Connection counts.
     pub connections: Vec<usize>,
+    /// Pieces each message is written in (see [`EchoLoad::pieces`]).
+    pub pieces: NonZeroUsize,
     /// Rounds per cell: in each, every server has one window (the table shows medians).
     pub rounds: usize,
     /// The rounds of a cell are split into this many blocks, each with servers started
@@ -38,6 +40,8 @@ type Cell = (usize, usize);
 #[derive(Debug, Default)]
 pub struct Results {
     runs: BTreeMap<Cell, BTreeMap<Kind, Vec<EchoReport>>>,
+    /// Pieces each message was written in.
+    pieces: usize,
 }
 
 /// Runs the plan, one cell after another. A cell's servers all run at once, each with its
@@ -50,7 +54,10 @@ pub fn run_plan(plan: &Plan, cores: Cores) -> io::Result<Results> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let mut results = Results::default();
+    let mut results = Results {
+        pieces: plan.pieces.get(),
+        ..Results::default()
+    };
     for &size in &plan.sizes {
         for &connections in &plan.connections {
             let runs =
@@ -128,6 +135,7 @@ async fn start_servers(
             path: "/echo".to_owned(),
             connections,
             size,
+            pieces: plan.pieces,
             warmup: plan.warmup,
             duration: plan.duration,
             raw: !kind.is_websocket(),
@@ -185,7 +193,15 @@ impl Results {
     /// The markdown table: medians, with ratios to the best peer (and, for CPU, to the raw
     /// TCP echo), and whether ws-server meets the targets in each cell.
     pub fn table(&self) -> String {
-        let mut out = String::from(
+        let mut out = String::new();
+        if self.pieces > 1 {
+            let _ = writeln!(
+                out,
+                "Each message written in {} pieces, with a yield between them.\n",
+                self.pieces
+            );
+        }
+        out.push_str(
             "| payload | conns | server | msgs/s | × best peer | server CPU µs/msg | × best peer | × raw TCP | p50 µs | p99 µs | server CPU use |\n\
              |---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
@@ -501,6 +517,7 @@ mod tests {
         // Round by round: 11/10, 9/10, 12/10, 11/10, 10/10.
         let results = Results {
             runs: BTreeMap::from([((16, 100), cell(&[11, 9, 12, 11, 10], &[10; 5]))]),
+            ..Results::default()
         };
         let table = results.paired_table();
         assert!(
