@@ -369,7 +369,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if let Err(error) = ready!(poll_read_into(&mut self.io, read, cx)) {
                 return Poll::Ready(Step::Read(Err(error)));
             }
-            let more = read.len() == read.capacity();
             if read.len() >= KEEP_READ_AT
                 && let Some(message) = self.decoder.take_whole(read)
             {
@@ -381,7 +380,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             };
             let rest = &read[used..];
             if !rest.is_empty() {
-                self.rbuf = BytesMut::with_capacity(first_buffer_len(rest, more));
+                self.rbuf = BytesMut::with_capacity(first_buffer_len(rest));
                 self.rbuf.extend_from_slice(rest);
             }
             Poll::Ready(match arrived {

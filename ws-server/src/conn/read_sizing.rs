@@ -80,13 +80,11 @@ pub(super) fn poll_read_into<S: AsyncRead + Unpin>(
 /// The capacity of a connection's read buffer for `rest`, the bytes of a first read it
 /// must keep: room for the whole of their first frame if its header says so, but never
 /// more than `TRUST_FACTOR` times what arrived, so that a header alone buys no memory.
-/// `more` tells that the read filled its buffer, so that the socket may hold more.
-pub(super) fn first_buffer_len(rest: &[u8], more: bool) -> usize {
-    if !more {
-        // The socket had no more: whatever follows arrives later, and the decoder grows
-        // the buffer for it then.
-        return rest.len();
-    }
+///
+/// The same holds whether the socket had more or the rest of the frame is still on its
+/// way: a frame that arrives in pieces (as from any real network) then fills this buffer
+/// in place, instead of growing it from the first piece's size copy by copy.
+pub(super) fn first_buffer_len(rest: &[u8]) -> usize {
     let frame_len = match FrameHeader::parse(rest) {
         Ok(Some((header, header_len))) => usize::try_from(header.payload_len)
             .map_or(usize::MAX, |len| len.saturating_add(header_len)),
@@ -179,21 +177,31 @@ mod tests {
     }
 
     #[test]
-    fn what_a_drained_socket_gave_gets_exactly_its_size() {
+    fn whole_frames_get_exactly_their_size() {
         let mut read = header(100);
         read.extend_from_slice(&[0; 100]);
-        assert_eq!(first_buffer_len(&read, false), read.len());
-        assert_eq!(first_buffer_len(&header(65536), false), 14);
+        assert_eq!(first_buffer_len(&read), read.len());
+        // And the start of another frame behind them adds only what came of it.
+        read.extend_from_slice(&header(100));
+        assert_eq!(first_buffer_len(&read), read.len());
+    }
+
+    #[test]
+    fn a_header_alone_buys_no_more_than_its_trust_factor() {
+        assert_eq!(first_buffer_len(&header(65536)), 14 * TRUST_FACTOR);
+        let mut claim = header(1 << 30);
+        claim.resize(FIRST_READ, 0);
+        assert_eq!(first_buffer_len(&claim), FIRST_READ * TRUST_FACTOR);
     }
 
     #[test]
     fn a_large_frame_gets_room_in_proportion_to_what_came() {
+        let mut read = header(65536);
+        read.resize(4096, 0);
+        assert_eq!(first_buffer_len(&read), 4096 * TRUST_FACTOR);
         let mut read = header(1 << 19);
         read.resize(FIRST_READ, 0);
-        assert_eq!(first_buffer_len(&read, true), (1 << 19) + 14);
-        let mut claim = header(1 << 30);
-        claim.resize(FIRST_READ, 0);
-        assert_eq!(first_buffer_len(&claim, true), FIRST_READ * TRUST_FACTOR);
+        assert_eq!(first_buffer_len(&read), (1 << 19) + 14);
     }
 
     #[test]
