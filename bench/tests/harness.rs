@@ -158,52 +158,93 @@ async fn pinging_echo(listener: tokio::net::TcpListener, pongs: Rc<Cell<usize>>)
 
 #[test]
 fn a_fleet_answers_pings_and_stays_open_between_windows() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    tokio::task::LocalSet::new().block_on(&runtime, async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let pongs = Rc::new(Cell::new(0));
+    let server_pongs = pongs.clone();
+    against_local_server(
+        |listener| pinging_echo(listener, server_pongs),
+        |addr| async move {
+            let mut fleet = Fleet::connect(&EchoLoad {
+                addr,
+                path: "/echo".to_owned(),
+                connections: 4,
+                size: 16,
+                pieces: NonZeroUsize::MIN,
+                warmup: Duration::ZERO,
+                duration: Duration::ZERO,
+                raw: false,
+                server_pid: None,
+            })
             .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("address");
-        let pongs = Rc::new(Cell::new(0));
-        tokio::task::spawn_local(pinging_echo(listener, pongs.clone()));
-        let mut fleet = Fleet::connect(&EchoLoad {
-            addr,
-            path: "/echo".to_owned(),
-            connections: 4,
-            size: 16,
-            pieces: NonZeroUsize::MIN,
-            warmup: Duration::ZERO,
-            duration: Duration::ZERO,
-            raw: false,
-            server_pid: None,
-        })
-        .await
-        .expect("connect");
-        let mut echoed = 0;
-        for window in 0..2 {
-            let report = fleet
-                .window(Duration::from_millis(20), Duration::from_millis(100))
-                .await
-                .expect("window");
-            assert_eq!(report.failed, 0, "window {window}");
-            assert!(report.messages > 0, "window {window} echoed nothing");
-            echoed += report.messages as usize;
-        }
-        fleet.close().await;
-        // Each echo came with a ping; only the last one's, sent after it, may go unanswered.
-        assert!(
-            pongs.get() + 4 >= echoed,
-            "{} pongs for {echoed} echoes",
-            pongs.get()
-        );
-    });
+            .expect("connect");
+            let mut echoed = 0;
+            for window in 0..2 {
+                let report = fleet
+                    .window(Duration::from_millis(20), Duration::from_millis(100))
+                    .await
+                    .expect("window");
+                assert_eq!(report.failed, 0, "window {window}");
+                assert!(report.messages > 0, "window {window} echoed nothing");
+                echoed += report.messages as usize;
+            }
+            fleet.close().await;
+            // Each echo came with a ping; only the last one's, sent after it, may go
+            // unanswered.
+            assert!(
+                pongs.get() + 4 >= echoed,
+                "{} pongs for {echoed} echoes",
+                pongs.get()
+            );
+        },
+    );
 }
 
 #[test]
 fn a_message_in_pieces_reaches_the_server_in_several_reads() {
+    let reads = Rc::new(Cell::new(0));
+    let server_reads = reads.clone();
+    against_local_server(
+        |listener| counting_echo(listener, server_reads),
+        |addr| async move {
+            let mut fleet = Fleet::connect(&EchoLoad {
+                addr,
+                path: String::new(),
+                connections: 1,
+                size: 65536,
+                pieces: NonZeroUsize::new(16).expect("non-zero"),
+                warmup: Duration::ZERO,
+                duration: Duration::ZERO,
+                raw: true,
+                server_pid: None,
+            })
+            .await
+            .expect("connect");
+            let report = fleet
+                .window(Duration::ZERO, Duration::from_millis(100))
+                .await
+                .expect("window");
+            fleet.close().await;
+            assert_eq!(report.failed, 0);
+            assert!(report.messages > 0, "nothing echoed");
+            // Whole messages would take about one read each.
+            assert!(
+                reads.get() >= 8 * report.messages as usize,
+                "{} reads for {} messages",
+                reads.get(),
+                report.messages
+            );
+        },
+    );
+}
+
+/// Runs `test` with the address of a server of the test's own, which `serve` runs on a
+/// listener it is given, both on one single-threaded runtime (as the generator runs).
+fn against_local_server<S, T>(
+    serve: impl FnOnce(tokio::net::TcpListener) -> S,
+    test: impl FnOnce(std::net::SocketAddr) -> T,
+) where
+    S: Future<Output = ()> + 'static,
+    T: Future<Output = ()>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -213,35 +254,8 @@ fn a_message_in_pieces_reaches_the_server_in_several_reads() {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("address");
-        let reads = Rc::new(Cell::new(0));
-        tokio::task::spawn_local(counting_echo(listener, reads.clone()));
-        let mut fleet = Fleet::connect(&EchoLoad {
-            addr,
-            path: String::new(),
-            connections: 1,
-            size: 65536,
-            pieces: NonZeroUsize::new(16).expect("non-zero"),
-            warmup: Duration::ZERO,
-            duration: Duration::ZERO,
-            raw: true,
-            server_pid: None,
-        })
-        .await
-        .expect("connect");
-        let report = fleet
-            .window(Duration::ZERO, Duration::from_millis(100))
-            .await
-            .expect("window");
-        fleet.close().await;
-        assert_eq!(report.failed, 0);
-        assert!(report.messages > 0, "nothing echoed");
-        // Whole messages would take about one read each.
-        assert!(
-            reads.get() >= 8 * report.messages as usize,
-            "{} reads for {} messages",
-            reads.get(),
-            report.messages
-        );
+        tokio::task::spawn_local(serve(listener));
+        test(addr).await;
     });
 }
 
