@@ -42,18 +42,31 @@ pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     let (head, used) = head(0x80 | opcode, payload.len(), true);
     out.extend_from_slice(&head[..used]);
     out.extend_from_slice(&MASK);
-    out.extend(
-        payload
-            .iter()
-            .zip(MASK.iter().cycle())
-            .map(|(byte, key)| byte ^ key),
-    );
+    let start = out.len();
+    out.extend_from_slice(payload);
+    mask_in_place(&mut out[start..]);
     out
 }
 
 /// Masks `payload` in place, as [`client_frame`] does (the mask starts at its first byte).
 pub fn mask_in_place(payload: &mut [u8]) {
-    for (byte, key) in payload.iter_mut().zip(MASK.iter().cycle()) {
+    apply_mask(payload, MASK);
+}
+
+/// Masks or unmasks `payload` in place with `key`, starting at the key's first byte; eight
+/// bytes at a time, which the compiler vectorizes.
+#[inline]
+pub fn apply_mask(payload: &mut [u8], key: [u8; 4]) {
+    let wide = u64::from_ne_bytes([
+        key[0], key[1], key[2], key[3], key[0], key[1], key[2], key[3],
+    ]);
+    let mut words = payload.chunks_exact_mut(8);
+    for word in &mut words {
+        let masked = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
+        word.copy_from_slice(&masked.to_ne_bytes());
+    }
+    // A multiple of 8 bytes in, the key starts over.
+    for (byte, key) in words.into_remainder().iter_mut().zip(key.iter().cycle()) {
         *byte ^= key;
     }
 }
@@ -133,6 +146,26 @@ pub fn parse_server_head(buf: &[u8]) -> Result<Option<Head>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_follows_the_key_byte_by_byte() {
+        // RFC 6455, section 5.7: "Hello" masked with 37 fa 21 3d.
+        let mut hello = *b"Hello";
+        apply_mask(&mut hello, [0x37, 0xfa, 0x21, 0x3d]);
+        assert_eq!(hello, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+        // Across the eight-byte words and the rest, byte i takes key byte i mod 4.
+        let key = [1, 2, 4, 8];
+        for len in 0..40 {
+            let mut data = payload(len);
+            let expected: Vec<u8> = data
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ key[i % 4])
+                .collect();
+            apply_mask(&mut data, key);
+            assert_eq!(data, expected, "{len} bytes");
+        }
+    }
 
     #[test]
     fn frames_of_each_length_form_read_back() {

@@ -42,7 +42,7 @@ async fn echo(mut stream: TcpStream) -> io::Result<()> {
                 break;
             }
             let mask: [u8; 4] = buf[payload - 4..payload].try_into().expect("4 bytes");
-            unmask(&mut buf[payload..end], mask);
+            wire::apply_mask(&mut buf[payload..end], mask);
             // The answer's head is shorter than the request's (no mask): it goes right
             // before the payload, over the bytes already read.
             let (answer, used) = wire::head(head.first, head.payload_len, false);
@@ -79,21 +79,5 @@ async fn skip_request_head(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result
             buf.copy_within(end + 4..len, 0);
             return Ok(len - end - 4);
         }
-    }
-}
-
-/// Unmasks `payload` in place, eight bytes at a time (which the compiler vectorizes).
-fn unmask(payload: &mut [u8], mask: [u8; 4]) {
-    let wide = u64::from_ne_bytes([
-        mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
-    ]);
-    let mut words = payload.chunks_exact_mut(8);
-    for word in &mut words {
-        let unmasked = u64::from_ne_bytes((&*word).try_into().expect("8 bytes")) ^ wide;
-        word.copy_from_slice(&unmasked.to_ne_bytes());
-    }
-    // A multiple of 8 bytes in, the mask starts over.
-    for (i, byte) in words.into_remainder().iter_mut().enumerate() {
-        *byte ^= mask[i % 4];
     }
 }
