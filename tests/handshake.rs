@@ -112,6 +112,14 @@ async fn malformed_upgrades_are_400() {
         let head = http_head(addr, &upgrade_request("/record", remove(name))).await;
         assert_eq!(status(&head), 400, "without {name}: {head}");
     }
+    let no_host = upgrade_request("/record", remove("Host"));
+    assert_eq!(
+        status(&http_head(addr, &no_host).await),
+        400,
+        "without Host"
+    );
+    let two_hosts = upgrade_request("/record", |h| h.push(("Host", "elsewhere")));
+    assert_eq!(status(&http_head(addr, &two_hosts).await), 400, "two Hosts");
     let short_key = upgrade_request("/record", |h| h[3] = ("Sec-WebSocket-Key", "c2hvcnQ="));
     assert_eq!(status(&http_head(addr, &short_key).await), 400);
     let post = upgrade_request("/record", |_| {}).replacen("GET", "POST", 1);
@@ -206,4 +214,28 @@ async fn bytes_sent_with_the_handshake_are_not_lost() {
     assert_eq!(support::next(&mut client).await, Message::text("second"));
     client.send(Message::text("third")).await.expect("send");
     assert_eq!(support::next(&mut client).await, Message::text("third"));
+}
+
+/// `extra` short header lines added to an upgrade request of about 2 KiB in all.
+fn with_header_lines(extra: usize) -> String {
+    let request = upgrade_request("/record", |_| {});
+    let lines: String = (0..extra).map(|i| format!("x-{i}: y\r\n")).collect();
+    request.replacen("\r\n\r\n", &format!("\r\n{lines}\r\n"), 1)
+}
+
+#[tokio::test]
+async fn header_lines_are_capped_at_100_by_default_and_the_cap_is_a_setting() {
+    let addr = server().await;
+    // Far under the 16 KiB head limit, over the line count.
+    let many = with_header_lines(100);
+    assert!(many.len() < 2048);
+    assert_eq!(status(&http_head(addr, &many).await), 431);
+    assert_eq!(status(&http_head(addr, &with_header_lines(90)).await), 101);
+    let roomy = start(
+        Server::builder()
+            .route::<Recorder>()
+            .max_request_headers(200),
+    )
+    .await;
+    assert_eq!(status(&http_head(roomy, &many).await), 101);
 }

@@ -6,10 +6,10 @@ mod support;
 use bytes::Bytes;
 use futures_util::SinkExt;
 use support::{
-    Recorder, close_frame_of, connect, expect_close, masked, raw_upgrade, round_trip,
+    Recorder, close_frame_of, connect, expect_close, masked, raw_upgrade, read_frame, round_trip,
     send_fragments, start, unique_tag, wait_for,
 };
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::Data};
 use ws_server::Server;
 
@@ -38,6 +38,47 @@ async fn oversized_frame_is_refused_on_its_header_with_1009() {
     let (code, reason) = close_frame_of(stream).await;
     assert_eq!(code, 1009, "{reason}");
     assert!(recorded_close(&tag).await.starts_with("close:1009:"));
+}
+
+/// The payload a refused header announced may never come: the server cannot tell the
+/// client's close reply from it, so it half-closes after its close and ends the connection
+/// when the client closes its side, not at the close timeout (5 s).
+#[tokio::test]
+async fn after_a_refused_header_the_client_closing_ends_the_connection_at_once() {
+    let addr = server().await;
+    let mut stream = raw_upgrade(addr, "/record", &[]).await;
+    let header = &masked(true, 2, &vec![0u8; 10_000_000])[..14];
+    stream.write_all(header).await.expect("write");
+    let (opcode, payload) = read_frame(&mut stream).await;
+    assert_eq!((opcode, &payload[..2]), (0x88, &1009u16.to_be_bytes()[..]));
+    let started = std::time::Instant::now();
+    stream
+        .write_all(&masked(true, 8, &payload[..2]))
+        .await
+        .expect("close reply");
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        stream.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server ended the connection")
+    .expect("read");
+    assert!(rest.is_empty(), "nothing after the close frame");
+    println!("ended {:?} after the reply", started.elapsed());
+}
+
+/// A client that sends the whole oversized frame, as a real one does, still reads the
+/// 1009: the server discards the payload instead of resetting the socket under it.
+#[tokio::test]
+async fn a_client_sending_the_whole_oversized_frame_gets_1009() {
+    let addr = server().await;
+    let mut client = connect(addr, "/record").await;
+    client
+        .send(Message::binary(vec![5u8; 2_000_000]))
+        .await
+        .expect("the server reads the payload it refused");
+    assert_eq!(expect_close(&mut client).await.0, 1009);
 }
 
 #[tokio::test]

@@ -1,9 +1,9 @@
 //! Soak with faults: hundreds of clients at once on the example's echo and chat resources.
 //! Well-behaved ones send sequence-numbered messages; meanwhile others vanish without a
-//! close (some mid-frame), send garbage, or stop reading. Every message of a well-behaved
-//! client must come back exactly once and in order, every faulty client must get the RFC's
-//! answer, and afterwards the registry, the task count and the heap return to where they
-//! were.
+//! close (some mid-frame), send garbage, stop reading, or ping without reading. Every
+//! message of a well-behaved client must come back exactly once and in order, every faulty
+//! client must get the RFC's answer, and afterwards the registry, the task count and the
+//! heap return to where they were.
 
 mod support;
 
@@ -40,6 +40,8 @@ const CHAT_MESSAGES: usize = 25;
 const VANISHERS: usize = 40;
 const GARBAGE: usize = 40;
 const STALLED: usize = 20;
+/// Clients that ping as fast as they can and read nothing.
+const PINGERS: usize = 10;
 /// Rounds of all the above, one after another.
 const ROUNDS: usize = 5;
 /// How long any one client may take for all its messages (pings keep arriving, so a
@@ -198,6 +200,16 @@ async fn stalled(addr: SocketAddr, id: usize) -> tokio::net::TcpStream {
     stream
 }
 
+/// Pings without reading for a while (empty and full pings, by turns), then vanishes.
+async fn pinger(addr: SocketAddr, id: usize) {
+    let mut stream = stalled_client(addr, "/echo").await;
+    let ping = masked(true, 0x9, &vec![b'p'; if id.is_multiple_of(2) { 0 } else { 125 }]);
+    let batch = ping.repeat(16 * 1024 / ping.len());
+    let flood = async { while stream.write_all(&batch).await.is_ok() {} };
+    // The server stops reading once its pongs back up, so the writes stall.
+    let _ = tokio::time::timeout(Duration::from_secs(2), flood).await;
+}
+
 /// One round: every kind of client at once. Returns the echoes and chat lines that came
 /// back, each checked for order and duplicates.
 async fn round_of_clients(addr: SocketAddr, server: &ServerHandle) -> (usize, usize) {
@@ -219,6 +231,9 @@ async fn round_of_clients(addr: SocketAddr, server: &ServerHandle) -> (usize, us
     }
     for id in 0..GARBAGE {
         faults.spawn(garbage(addr, id));
+    }
+    for id in 0..PINGERS {
+        faults.spawn(pinger(addr, id));
     }
     let echoed: usize = echo.join_all().await.into_iter().sum();
     let heard: usize = chat.join_all().await.into_iter().sum();
@@ -295,10 +310,10 @@ async fn hundreds_of_clients_with_faults_lose_nothing_and_leave_nothing_behind()
     let heap = allocated();
     println!(
         "soak: {ROUNDS} rounds of {} clients ({ECHO_CLIENTS} echo, {CHAT_CLIENTS} chat, {VANISHERS} vanishing, \
-         {GARBAGE} garbage, {STALLED} stalled), peak {peak} connections at once; {echoed} echoes \
+         {GARBAGE} garbage, {STALLED} stalled, {PINGERS} pinging), peak {peak} connections at once; {echoed} echoes \
          and {heard} chat deliveries, lost 0, in {:.1?}; tasks {baseline_tasks} -> {tasks}; \
          heap {baseline_heap} -> {heap} bytes",
-        ECHO_CLIENTS + CHAT_CLIENTS + VANISHERS + GARBAGE + STALLED,
+        ECHO_CLIENTS + CHAT_CLIENTS + VANISHERS + GARBAGE + STALLED + PINGERS,
         started.elapsed(),
     );
     assert!(

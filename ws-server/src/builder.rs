@@ -173,6 +173,21 @@ impl Builder {
         self
     }
 
+    /// The most header lines a request head may have; more get 431 Request Header Fields
+    /// Too Large, however short they are. Default 100, what browsers and proxies stay well
+    /// under.
+    ///
+    /// ```
+    /// # use ws_server::Server;
+    /// // A client behind proxies that each add a header or two.
+    /// let builder = Server::builder().max_request_headers(200);
+    /// # let _ = builder;
+    /// ```
+    pub fn max_request_headers(mut self, lines: usize) -> Builder {
+        self.http.max_request_headers = lines;
+        self
+    }
+
     /// Serves `wss://` (TLS) instead of `ws://`, on every connection. Requires the `tls`
     /// feature. The TLS handshake counts toward the
     /// [`handshake_timeout`](Builder::handshake_timeout).

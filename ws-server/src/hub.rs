@@ -125,9 +125,9 @@ impl Hub {
     }
 
     /// A topic got its first local subscriber.
-    pub(crate) fn topic_added(&self, topic: &str) {
+    pub(crate) fn topic_added(&self) {
         if let Some(backplane) = self.backplane.get() {
-            backplane.subscribe(topic);
+            backplane.topics_changed();
         }
     }
 
@@ -136,7 +136,7 @@ impl Hub {
         if self.topics.unsubscribe(topic, id)
             && let Some(backplane) = self.backplane.get()
         {
-            backplane.unsubscribe(topic);
+            backplane.topics_changed();
         }
     }
 

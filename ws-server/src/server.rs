@@ -27,12 +27,17 @@ pub(crate) struct HttpLimits {
     /// From accepting the TCP connection to the end of the HTTP exchange.
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_request_head: usize,
+    pub(crate) max_request_headers: usize,
 }
+
+/// hyper's count of header lines, which it parses without allocating.
+const HYPER_MAX_HEADERS: usize = 100;
 
 impl HttpLimits {
     pub(crate) const DEFAULT: HttpLimits = HttpLimits {
         handshake_timeout: Duration::from_secs(10),
         max_request_head: 16 * 1024,
+        max_request_headers: HYPER_MAX_HEADERS,
     };
 }
 
@@ -182,10 +187,15 @@ where
         let shared = shared.clone();
         async move { Ok::<_, Infallible>(route_request(request, peer, shared).await) }
     });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
         .header_read_timeout(limits.handshake_timeout)
-        .max_buf_size(limits.max_request_head.max(MIN_HEAD_BUFFER))
+        .max_buf_size(limits.max_request_head.max(MIN_HEAD_BUFFER));
+    if limits.max_request_headers != HYPER_MAX_HEADERS {
+        // Parsed into a vector then, one allocation per request.
+        http.max_headers(limits.max_request_headers);
+    }
+    let connection = http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::select! {

@@ -21,11 +21,9 @@ pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
     /// keep up or is disconnected counts the message as dropped.
     fn publish(&self, scope: Scope<'_>, message: &Message);
 
-    /// The first local subscriber of `topic` appeared.
-    fn subscribe(&self, topic: &str);
-
-    /// The last local subscriber of `topic` left.
-    fn unsubscribe(&self, topic: &str);
+    /// A topic got its first local subscriber or lost its last: the backplane follows the
+    /// hub's topics as they are when it gets to it.
+    fn topics_changed(&self);
 
     /// The counters.
     fn stats(&self) -> BackplaneStats;

@@ -2,6 +2,7 @@
 //! every channel it has local receivers for, and one connection that publishes.
 
 use std::{
+    collections::HashSet,
     io,
     sync::{
         Arc, Weak,
@@ -12,8 +13,11 @@ use std::{
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use redis::{Client, aio::MultiplexedConnection};
-use tokio::sync::mpsc;
+use redis::{
+    Client,
+    aio::{MultiplexedConnection, PubSubSink},
+};
+use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::{Backplane, BackplaneStats, Scope, wire::Envelope};
@@ -29,27 +33,16 @@ const BATCH: usize = 256;
 /// The longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
-enum Control {
-    Subscribe(String),
-    Unsubscribe(String),
-}
-
 /// A Redis pub/sub backplane.
 #[derive(Debug)]
 pub(crate) struct RedisBackplane {
     publish: mpsc::Sender<(String, Bytes)>,
-    control: mpsc::UnboundedSender<Control>,
+    /// Marked when the set of local topics changed: the subscriber then brings its
+    /// subscriptions in line with the hub's topics. A mark, not a queue of changes, so
+    /// subscription churn costs no memory while Redis is slow or away.
+    topics_changed: watch::Sender<()>,
     counters: Arc<Counters>,
     origin: u64,
-}
-
-impl std::fmt::Debug for Control {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Control::Subscribe(channel) => write!(f, "Subscribe({channel})"),
-            Control::Unsubscribe(channel) => write!(f, "Unsubscribe({channel})"),
-        }
-    }
 }
 
 impl RedisBackplane {
@@ -64,7 +57,7 @@ impl RedisBackplane {
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let counters = Arc::new(Counters::default());
         let (publish, queue) = mpsc::channel(QUEUE);
-        let (control, commands) = mpsc::unbounded_channel();
+        let (topics_changed, changes) = watch::channel(());
         let mut channels = vec![Scope::All.channel(PREFIX)];
         channels.extend(paths.iter().map(|path| Scope::Path(path).channel(PREFIX)));
         tokio::spawn(publisher(client.clone(), queue, counters.clone()));
@@ -72,13 +65,13 @@ impl RedisBackplane {
             client,
             Arc::downgrade(hub),
             channels,
-            commands,
+            changes,
             counters.clone(),
         ));
         info!(url, "Redis backplane started");
         Ok(RedisBackplane {
             publish,
-            control,
+            topics_changed,
             counters,
             origin: hub.origin(),
         })
@@ -98,16 +91,8 @@ impl Backplane for RedisBackplane {
         }
     }
 
-    fn subscribe(&self, topic: &str) {
-        let _ = self
-            .control
-            .send(Control::Subscribe(Scope::Topic(topic).channel(PREFIX)));
-    }
-
-    fn unsubscribe(&self, topic: &str) {
-        let _ = self
-            .control
-            .send(Control::Unsubscribe(Scope::Topic(topic).channel(PREFIX)));
+    fn topics_changed(&self) {
+        self.topics_changed.send_replace(());
     }
 
     fn stats(&self) -> BackplaneStats {
@@ -175,7 +160,7 @@ async fn subscriber(
     client: Client,
     hub: Weak<Hub>,
     base: Vec<String>,
-    mut commands: mpsc::UnboundedReceiver<Control>,
+    mut changes: watch::Receiver<()>,
     counters: Arc<Counters>,
 ) {
     let mut backoff = Duration::from_millis(50);
@@ -187,7 +172,7 @@ async fn subscriber(
             Ok(pubsub) => pubsub,
             Err(error) => {
                 debug!(%error, ?backoff, "Redis backplane: cannot connect; retrying");
-                if commands.is_closed() {
+                if changes.has_changed().is_err() {
                     return;
                 }
                 tokio::time::sleep(backoff).await;
@@ -196,16 +181,13 @@ async fn subscriber(
             }
         };
         let (mut sink, mut stream) = pubsub.split();
-        let mut channels = base.clone();
-        if let Some(hub) = hub.upgrade() {
-            channels.extend(
-                hub.topics
-                    .names()
-                    .iter()
-                    .map(|topic| Scope::Topic(topic).channel(PREFIX)),
-            );
-        }
-        if let Err(error) = sink.subscribe(&channels).await {
+        changes.mark_unchanged();
+        let mut topics = HashSet::new();
+        let subscribed = match sink.subscribe(&base).await {
+            Ok(()) => follow_topics(&mut sink, &hub, &mut topics).await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = subscribed {
             debug!(%error, "Redis backplane: subscribing failed; retrying");
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -213,7 +195,10 @@ async fn subscriber(
         }
         counters.connected.store(true, Ordering::Relaxed);
         backoff = Duration::from_millis(50);
-        info!(channels = channels.len(), "Redis backplane connected");
+        info!(
+            channels = base.len() + topics.len(),
+            "Redis backplane connected"
+        );
         loop {
             tokio::select! {
                 message = stream.next() => {
@@ -233,13 +218,11 @@ async fn subscriber(
                     let _ = hub.deliver(scope, envelope.message, None).await;
                     Counters::add(&counters.received, 1);
                 }
-                command = commands.recv() => {
-                    let result = match command {
-                        None => return,
-                        Some(Control::Subscribe(channel)) => sink.subscribe(channel).await,
-                        Some(Control::Unsubscribe(channel)) => sink.unsubscribe(channel).await,
-                    };
-                    if result.is_err() {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if follow_topics(&mut sink, &hub, &mut topics).await.is_err() {
                         break;
                     }
                 }
@@ -248,6 +231,32 @@ async fn subscriber(
         counters.connected.store(false, Ordering::Relaxed);
         warn!("Redis backplane disconnected; reconnecting");
     }
+}
+
+/// Brings the topic channels subscribed (`subscribed`) in line with the hub's topics that
+/// have local subscribers now.
+async fn follow_topics(
+    sink: &mut PubSubSink,
+    hub: &Weak<Hub>,
+    subscribed: &mut HashSet<String>,
+) -> redis::RedisResult<()> {
+    let wanted: HashSet<String> = hub.upgrade().map_or_else(HashSet::new, |hub| {
+        hub.topics
+            .names()
+            .iter()
+            .map(|topic| Scope::Topic(topic).channel(PREFIX))
+            .collect()
+    });
+    let gone: Vec<_> = subscribed.difference(&wanted).cloned().collect();
+    let new: Vec<_> = wanted.difference(subscribed).cloned().collect();
+    if !gone.is_empty() {
+        sink.unsubscribe(&gone).await?;
+    }
+    if !new.is_empty() {
+        sink.subscribe(&new).await?;
+    }
+    *subscribed = wanted;
+    Ok(())
 }
 
 /// Counters shared by a backplane's tasks.

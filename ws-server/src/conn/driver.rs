@@ -14,8 +14,8 @@ use std::{
 
 use bytes::{Bytes, BytesMut};
 use tokio::{
-    io::{AsyncRead, AsyncWrite, AsyncWriteExt},
-    time::timeout,
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    time::{timeout, timeout_at},
 };
 use tracing::{debug, error, info};
 
@@ -85,6 +85,7 @@ where
         timers: Timers::new(settings.heartbeat),
         ending: None,
         done_reading: false,
+        lingering: false,
         slow: false,
         registered: None,
         parked: true,
@@ -106,6 +107,13 @@ where
         }
         drop(keep);
     }
+}
+
+/// Reads and drops what arrives until the peer ends its side of the socket.
+async fn discard_until_end<S: AsyncRead + Unpin>(io: &mut S) {
+    // On the heap: a buffer in the future would grow every connection's task.
+    let mut sink = vec![0; 4096];
+    while let Ok(1..) = io.read(&mut sink).await {}
 }
 
 /// A callback panicked.
@@ -163,6 +171,8 @@ struct Driver<S> {
     ending: Option<CloseStatus>,
     /// The peer's close arrived, or its stream can no longer be parsed.
     done_reading: bool,
+    /// The stream can no longer be parsed: after the close, wait for the peer to end it.
+    lingering: bool,
     /// The queue overflowed under the close policy and the grace period runs.
     slow: bool,
     /// The last step told the outbox that the task sleeps.
@@ -205,6 +215,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 }
                 Step::Drained => {
                     let _ = timeout(self.close_timeout, self.io.shutdown()).await;
+                    if self.lingering {
+                        let until = self.timers.close_deadline();
+                        let _ = timeout_at(until, discard_until_end(&mut self.io)).await;
+                    }
                     return Err(Ended);
                 }
                 step => self.handle(step)?,
@@ -232,7 +246,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
                 Event::Message(message) => self.deliver(handler, conn, message).await?,
                 Event::Ping(payload) => {
                     // Refused only once closing, when no pong is owed any more.
-                    conn.outbox().push_control(OutFrame::pong(payload));
+                    conn.outbox().push_pong(payload);
                 }
                 Event::Pong(_) => self.timers.pong_received(),
                 Event::Close(frame) => self.on_peer_close(frame),
@@ -317,13 +331,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             if self.timers.poll_due(cx).is_ready() {
                 return Poll::Ready(Step::Timer);
             }
+            // While the socket takes no more of what is owed to the peer, nothing more is
+            // read (TCP pushes back on the peer): whatever it sends, a peer that does not
+            // read cannot make the server queue without end.
+            if !self.writer.is_idle() {
+                return Poll::Pending;
+            }
             if reading && let Poll::Ready(step) = self.poll_read(cx) {
                 return Poll::Ready(step);
             }
             // Going to sleep: unless frames were queued meanwhile, a push wakes the task.
-            if !self.writer.is_idle() {
-                return Poll::Pending;
-            }
             if self.conn.outbox().park() {
                 self.parked = true;
                 return Poll::Pending;
@@ -493,9 +510,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         let id = self.conn.id();
         let (expired, ping_due) = self.timers.fire();
         if ping_due {
-            self.conn
-                .outbox()
-                .push_control(OutFrame::ping(Bytes::new()));
+            self.conn.outbox().push_ping();
         }
         match expired {
             None => Ok(()),
@@ -547,7 +562,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
             // Already closing, so the decoder was only skipping frames, and even their
             // headers make no sense: give up on the peer's close.
             debug!(conn = %self.conn.id(), %error, "unparseable data while closing");
-            self.done_reading = true;
+            self.give_up_reading();
             return;
         }
         let code = error.close_code();
@@ -556,7 +571,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Driver<S> {
         if error.is_in_close_frame() {
             // That was the peer's close frame, bad as it was: no other is coming.
             self.done_reading = true;
+        } else if error.loses_framing() {
+            // The peer's close could not be told from the payload it announced.
+            self.give_up_reading();
         }
+    }
+
+    /// Stops parsing what the peer sends: once the close is written, the socket is shut
+    /// for writing and what arrives is discarded until the peer closes its side (as it
+    /// does on reading the close) or the close timeout passes.
+    fn give_up_reading(&mut self) {
+        self.done_reading = true;
+        self.lingering = true;
     }
 
     /// Answers the peer's close, or completes the handshake this side started.

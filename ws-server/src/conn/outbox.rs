@@ -11,6 +11,7 @@ use std::{
     task::Waker,
 };
 
+use bytes::Bytes;
 use tokio::sync::Notify;
 
 use super::{
@@ -19,6 +20,10 @@ use super::{
     push::Push,
 };
 use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
+
+/// How many pongs may wait in a queue; enough to answer every ping of a burst, as
+/// Autobahn's cases check.
+const MAX_WAITING_PONGS: usize = 16;
 
 /// The close this side decided on: its code and reason.
 pub(crate) type CloseStatus = (CloseCode, String);
@@ -84,6 +89,15 @@ struct State {
     /// close, a slow consumer or an abort whatever it is doing. Kept (not taken) on waking,
     /// so that the task need not register again on every poll.
     task: Option<Waker>,
+    pongs: WaitingPongs,
+}
+
+/// The pongs in the queue, which the task has not taken yet.
+#[derive(Debug, Default)]
+struct WaitingPongs {
+    count: usize,
+    /// Where in the queue the last one is.
+    last: usize,
 }
 
 impl State {
@@ -208,13 +222,41 @@ impl Outbox {
             .into_result()
     }
 
-    /// Queues a ping or pong, which the bound does not apply to; refused once closing.
-    pub(crate) fn push_control(&self, frame: OutFrame) -> bool {
+    /// Queues the heartbeat's ping (one per interval, counted as queued); refused once
+    /// closing.
+    pub(crate) fn push_ping(&self) -> bool {
         let state = self.lock();
         if state.close.is_some() {
             return false;
         }
-        self.enqueue(state, frame);
+        self.enqueue(state, OutFrame::ping(Bytes::new()));
+        true
+    }
+
+    /// Queues the answer to a peer's ping; refused once closing. At most
+    /// [`MAX_WAITING_PONGS`] wait in the queue: past that, the pong queued last answers the
+    /// latest ping instead (RFC 6455 section 5.5.3 allows answering only the latest), so that
+    /// a peer that pings faster than it reads cannot grow the queue.
+    pub(crate) fn push_pong(&self, payload: Bytes) -> bool {
+        let mut state = self.lock();
+        if state.close.is_some() {
+            return false;
+        }
+        let pong = OutFrame::pong(payload);
+        let last = state.pongs.last;
+        if state.pongs.count == MAX_WAITING_PONGS
+            && let Some(last) = state.frames.get_mut(last)
+        {
+            let (added, replaced) = (pong.wire_len(), mem::replace(last, pong).wire_len());
+            self.bytes.fetch_add(added, Ordering::AcqRel);
+            self.bytes.fetch_sub(replaced, Ordering::AcqRel);
+            return true;
+        }
+        state.pongs = WaitingPongs {
+            count: state.pongs.count + 1,
+            last: state.frames.len(),
+        };
+        self.enqueue(state, pong);
         true
     }
 
@@ -263,6 +305,7 @@ impl Outbox {
     fn take_queued(&self, into: &mut VecDeque<OutFrame>) -> bool {
         let mut state = self.lock();
         self.pending.store(false, Ordering::Relaxed);
+        state.pongs = WaitingPongs::default();
         if state.frames.is_empty() {
             return false;
         }
@@ -332,6 +375,7 @@ impl Outbox {
     pub(crate) fn drop_queued(&self, in_flight: usize) {
         let mut state = self.lock();
         state.frames = VecDeque::new();
+        state.pongs = WaitingPongs::default();
         self.bytes.store(in_flight, Ordering::Release);
     }
 
@@ -361,6 +405,7 @@ impl Outbox {
     pub(crate) fn shut(&self) {
         let mut state = self.lock();
         let frames = mem::take(&mut state.frames);
+        state.pongs = WaitingPongs::default();
         self.bytes.store(0, Ordering::Release);
         if state.close.is_none() {
             state.close = Some((CloseCode::ABNORMAL, String::new()));
@@ -378,10 +423,112 @@ impl Outbox {
 impl Outbox {
     /// The payloads queued, to check that broadcasts share them.
     pub(crate) fn queued_payloads(&self) -> Vec<bytes::Bytes> {
-        self.lock()
-            .frames
+        self.queued_frames()
             .iter()
             .map(|frame| frame.payload().clone())
             .collect()
+    }
+
+    /// The frames queued and not taken.
+    fn queued_frames(&self) -> Vec<OutFrame> {
+        self.lock().frames.iter().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Message, conn::outgoing::Single, proto::OpCode};
+
+    /// xorshift64*: reproducible sequences without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n.max(1)
+        }
+    }
+
+    fn wire(frames: &[OutFrame]) -> usize {
+        frames.iter().map(OutFrame::wire_len).sum()
+    }
+
+    /// Random sends, pings, pongs, takes and writes against one outbox: the bytes it counts
+    /// are always those it holds plus those taken and unwritten; data stays within the bound
+    /// (or is one message alone); at most `MAX_WAITING_PONGS` pongs wait, and the last one
+    /// answers the latest ping.
+    #[test]
+    fn control_frames_keep_within_the_bound_whatever_the_order() {
+        for seed in 1..=300u64 {
+            let mut rng = Rng(seed);
+            let max_queue = 64 + rng.below(4096);
+            let policy = [SlowConsumer::Close, SlowConsumer::Drop][rng.below(2)];
+            let outbox = Outbox::new(
+                Backpressure::DEFAULT.max_queue(max_queue).policy(policy),
+                None,
+            );
+            let mut writer: VecDeque<OutFrame> = VecDeque::new();
+            let mut biggest_alone = 0;
+            // From a task that takes often to one whose socket is full.
+            let take_odds = [4, 40, 400][rng.below(3)];
+            for step in 0..400 {
+                let context = format!("seed {seed} step {step}");
+                let op = match rng.below(take_odds) {
+                    0 => 4,
+                    _ => [0, 1, 2, 2, 3, 5][rng.below(6)],
+                };
+                match op {
+                    0 | 1 => {
+                        let len = rng.below(max_queue * 2);
+                        let alone = outbox.queued_bytes() == 0;
+                        let message = Message::Binary(Bytes::from(vec![1; len]));
+                        if outbox.try_push(Single(message)).is_ok() && alone {
+                            biggest_alone = biggest_alone.max(len + 14);
+                        }
+                    }
+                    2 => {
+                        let payload = Bytes::from(vec![step as u8; rng.below(126)]);
+                        if outbox.push_pong(payload.clone()) {
+                            let frames = outbox.queued_frames();
+                            let last = frames.iter().rev().find(|f| f.opcode() == OpCode::Pong);
+                            assert_eq!(last.map(OutFrame::payload), Some(&payload), "{context}");
+                        }
+                    }
+                    3 => {
+                        outbox.push_ping();
+                    }
+                    4 => {
+                        outbox.take(&mut writer);
+                    }
+                    _ => {
+                        let done = rng.below(writer.len() + 1);
+                        let written: Vec<_> = writer.drain(..done).collect();
+                        outbox.written(wire(&written));
+                    }
+                }
+                let queued = outbox.queued_frames();
+                let in_flight: Vec<_> = writer.iter().cloned().collect();
+                assert_eq!(
+                    outbox.queued_bytes(),
+                    wire(&queued) + wire(&in_flight),
+                    "{context}"
+                );
+                let data: Vec<_> = queued
+                    .iter()
+                    .filter(|f| f.opcode() == OpCode::Binary)
+                    .cloned()
+                    .collect();
+                assert!(
+                    wire(&data) <= max_queue.max(biggest_alone),
+                    "{context}: {} bytes of data",
+                    wire(&data)
+                );
+                let pongs = queued.iter().filter(|f| f.opcode() == OpCode::Pong).count();
+                assert!(pongs <= MAX_WAITING_PONGS, "{context}: {pongs} pongs");
+            }
+        }
     }
 }

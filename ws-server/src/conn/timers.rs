@@ -98,6 +98,12 @@ impl Timers {
         self.update();
     }
 
+    /// When the close handshake must be over: the close timeout after this side's close,
+    /// or now if none was sent.
+    pub(crate) fn close_deadline(&self) -> Instant {
+        self.close.unwrap_or_else(Instant::now)
+    }
+
     /// Recomputes the earliest deadline; called by everything that changes one.
     fn update(&mut self) {
         self.armed = false;

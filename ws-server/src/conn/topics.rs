@@ -45,7 +45,7 @@ impl Connection {
         let topic: Arc<str> = topic.into();
         let hub = self.server().hub();
         if hub.topics.subscribe(&topic, self) {
-            hub.topic_added(&topic);
+            hub.topic_added();
         }
         subscriptions.topics.push(topic);
         true

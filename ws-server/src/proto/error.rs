@@ -104,4 +104,17 @@ impl ProtocolError {
                 | ProtocolError::InvalidCloseReason
         )
     }
+
+    /// Whether the stream cannot be followed past the error: the frame's header is
+    /// unreadable, or announces a payload over a limit, which may be huge or never come,
+    /// so where the next frame starts is unknown.
+    pub(crate) fn loses_framing(&self) -> bool {
+        matches!(
+            self,
+            ProtocolError::ReservedOpcode(_)
+                | ProtocolError::InvalidLength
+                | ProtocolError::ControlTooLong
+                | ProtocolError::PayloadTooLarge { .. }
+        )
+    }
 }

@@ -19,6 +19,10 @@ pub(crate) fn check<B>(request: &http::Request<B>) -> Result<HeaderValue, Handsh
         return Err(HandshakeRejection::HttpVersion);
     }
     let headers = request.headers();
+    // RFC 9112 section 3.2: exactly one `Host` in an HTTP/1.1 request.
+    if request.version() == Version::HTTP_11 && single(headers, header::HOST).is_none() {
+        return Err(HandshakeRejection::Host);
+    }
     if !has_token(headers, header::UPGRADE, "websocket") {
         return Err(HandshakeRejection::MissingUpgrade);
     }
@@ -92,6 +96,7 @@ mod tests {
     #[test]
     fn tokens_are_case_insensitive_and_comma_separated() {
         let req = http::Request::get("/")
+            .header("host", "example.com")
             .header("upgrade", "WebSocket")
             .header("connection", "keep-alive, UPGRADE")
             .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
@@ -125,6 +130,12 @@ mod tests {
             req.headers_mut().remove(name);
             check(&req)
         };
+        assert_eq!(without("host"), Err(HandshakeRejection::Host));
+        let mut two_hosts = request().body(()).expect("request");
+        two_hosts
+            .headers_mut()
+            .append("host", HeaderValue::from_static("other.example"));
+        assert_eq!(check(&two_hosts), Err(HandshakeRejection::Host));
         assert_eq!(without("upgrade"), Err(HandshakeRejection::MissingUpgrade));
         assert_eq!(
             without("connection"),

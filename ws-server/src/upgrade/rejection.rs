@@ -11,6 +11,8 @@ pub(crate) enum HandshakeRejection {
     MethodNotGet,
     #[error("the upgrade request must use HTTP/1.1 or later")]
     HttpVersion,
+    #[error("an HTTP/1.1 request must have exactly one `Host` header")]
+    Host,
     #[error("the `Upgrade` header must name `websocket`")]
     MissingUpgrade,
     #[error("the `Connection` header must include `upgrade`")]
