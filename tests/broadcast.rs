@@ -206,3 +206,48 @@ async fn topics_reach_their_subscribers_and_closed_connections_leave_them() {
     .await;
     assert_eq!(server.publish("news", "n5").await.queued(), 0);
 }
+
+#[ws_resource("/big", max_message = 16777216, max_queue = 16777216)]
+#[derive(Default)]
+struct Big;
+
+impl Handler for Big {}
+
+/// Compressing a large broadcast takes long; the registry must not be locked meanwhile,
+/// or every open, close and listing on other threads waits for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broadcast_compresses_outside_the_registry_lock() {
+    let (addr, server) = start_with_handle(Server::builder().route::<Big>()).await;
+    let (_client, head) = support::deflate_upgrade(addr, "/big", "permessage-deflate").await;
+    assert!(head.contains("permessage-deflate"), "{head}");
+    eventually("the client to be registered", || {
+        server.connection_count() == 1
+    })
+    .await;
+    // Compressible, but not trivially: lines of numbers.
+    let text: String = (0..400_000).map(|i| format!("{i:08}\n")).collect();
+    let sampler = {
+        let server = server.clone();
+        std::thread::spawn(move || {
+            let mut slowest = std::time::Duration::ZERO;
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(3);
+            while std::time::Instant::now() < until {
+                let asked = std::time::Instant::now();
+                let _ = server.connections_at("/big");
+                slowest = slowest.max(asked.elapsed());
+            }
+            slowest
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    let delivery = server.broadcast_at("/big", text).await;
+    let took = started.elapsed();
+    assert_eq!(delivery.queued(), 1);
+    let slowest = sampler.join().expect("sampler");
+    println!("the broadcast took {took:?}; the slowest listing beside it {slowest:?}");
+    assert!(
+        slowest * 4 < took,
+        "a listing waited {slowest:?} for a broadcast of {took:?}"
+    );
+}

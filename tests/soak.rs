@@ -203,7 +203,11 @@ async fn stalled(addr: SocketAddr, id: usize) -> tokio::net::TcpStream {
 /// Pings without reading for a while (empty and full pings, by turns), then vanishes.
 async fn pinger(addr: SocketAddr, id: usize) {
     let mut stream = stalled_client(addr, "/echo").await;
-    let ping = masked(true, 0x9, &vec![b'p'; if id.is_multiple_of(2) { 0 } else { 125 }]);
+    let ping = masked(
+        true,
+        0x9,
+        &vec![b'p'; if id.is_multiple_of(2) { 0 } else { 125 }],
+    );
     let batch = ping.repeat(16 * 1024 / ping.len());
     let flood = async { while stream.write_all(&batch).await.is_ok() {} };
     // The server stops reading once its pongs back up, so the writes stall.

@@ -231,7 +231,13 @@ fn check_origin(origin: &LitStr) -> syn::Result<()> {
         Some((_, authority)) if authority.contains(['/', '?', '#']) => {
             Some("an origin has no path, query or trailing slash: `scheme://host[:port]`")
         }
-        Some((_, authority)) if authority.contains(['@', ' ']) || authority[1..].contains('*') => {
+        Some((_, authority)) if !authority.is_ascii() => Some(
+            "browsers send a host in ASCII: write an internationalized name in punycode, like \"https://xn--9ca.com\"",
+        ),
+        Some((_, authority))
+            if authority.contains(['@', ' '])
+                || authority.get(1..).is_some_and(|rest| rest.contains('*')) =>
+        {
             Some("invalid host in origin (a wildcard is allowed only as a leading `*.`)")
         }
         Some((_, authority)) if authority.starts_with('*') && !authority.starts_with("*.") => {

@@ -25,6 +25,9 @@ use crate::{
 /// The reason of the 1001 close a shutdown sends (and records for stopped connections).
 pub(crate) const SHUTDOWN_REASON: &str = "server shutting down";
 
+/// How long a graceful shutdown waits for connections to finish, unless configured.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Where a server is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -106,20 +109,26 @@ impl Hub {
         message: Message,
         except: Option<ConnId>,
     ) -> Delivery {
-        let out = Outgoing::new(message);
-        let mut fanout = Fanout::default();
+        // Taken out of the registry first: encoding (and compressing) the message must not
+        // hold a shard's lock, which opens, closes and listings on other threads wait for.
+        let mut recipients = Vec::new();
         match scope {
             Scope::All => {
                 for members in self.registry.routes() {
-                    members.offer(&out, except, &mut fanout);
+                    members.snapshot(except, &mut recipients);
                 }
             }
             Scope::Path(path) => {
                 if let Some(members) = self.registry.at(path) {
-                    members.offer(&out, except, &mut fanout);
+                    members.snapshot(except, &mut recipients);
                 }
             }
-            Scope::Topic(topic) => self.topics.offer(topic, &out, except, &mut fanout),
+            Scope::Topic(topic) => self.topics.snapshot(topic, except, &mut recipients),
+        }
+        let out = Outgoing::new(message);
+        let mut fanout = Fanout::default();
+        for conn in &recipients {
+            fanout.offer(conn, &out);
         }
         fanout.finish(&out).await
     }
@@ -200,7 +209,7 @@ impl Hub {
         let deadline = self
             .bound
             .get()
-            .map_or(Duration::from_secs(10), |bound| bound.shutdown_timeout);
+            .map_or(DEFAULT_SHUTDOWN_TIMEOUT, |bound| bound.shutdown_timeout);
         let conns = self.connections();
         info!(
             connections = conns.len(),

@@ -42,6 +42,8 @@ impl CloseCode {
     pub const RESTART: CloseCode = CloseCode(1012);
     /// 1013: try again later.
     pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+    /// 1014: a gateway or proxy got an invalid response from the server behind it.
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
 
     /// Wraps a numeric code.
     pub const fn new(code: u16) -> CloseCode {
@@ -75,6 +77,7 @@ impl CloseCode {
             1011 => "internal error",
             1012 => "restart",
             1013 => "try again later",
+            1014 => "bad gateway",
             _ => return None,
         })
     }
@@ -187,5 +190,15 @@ mod tests {
     fn displays_with_a_name() {
         assert_eq!(CloseCode::TOO_BIG.to_string(), "1009 (too big)");
         assert_eq!(CloseCode::new(4321).to_string(), "4321");
+    }
+
+    #[test]
+    fn every_sendable_protocol_code_has_a_name() {
+        for code in (1000..3000)
+            .map(CloseCode)
+            .filter(|code| code.is_sendable())
+        {
+            assert!(code.name().is_some(), "{code} has no name");
+        }
     }
 }

@@ -377,6 +377,18 @@ impl Decoder {
             return Ok(());
         };
         let header = frame.header;
+        let limits = self.limits;
+        // The length first: a frame over a limit cannot be skipped to find the next one,
+        // whatever else is wrong with it (see `ProtocolError::loses_framing`).
+        if header.opcode.is_control() && header.payload_len > 125 {
+            return Err(ProtocolError::ControlTooLong);
+        }
+        if !header.opcode.is_control() && frame.len > limits.max_payload_len() {
+            return Err(ProtocolError::PayloadTooLarge {
+                len: header.payload_len,
+                max: limits.max_payload_len(),
+            });
+        }
         if header.rsv2 || header.rsv3 {
             return Err(ProtocolError::ReservedBits);
         }
@@ -392,17 +404,7 @@ impl Decoder {
             if !header.fin {
                 return Err(ProtocolError::FragmentedControl);
             }
-            if header.payload_len > 125 {
-                return Err(ProtocolError::ControlTooLong);
-            }
             return Ok(());
-        }
-        let limits = self.limits;
-        if frame.len > limits.max_payload_len() {
-            return Err(ProtocolError::PayloadTooLarge {
-                len: header.payload_len,
-                max: limits.max_payload_len(),
-            });
         }
         let (frames, size) = match (header.opcode, self.message.as_mut()) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),

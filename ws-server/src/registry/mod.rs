@@ -15,7 +15,7 @@ pub(crate) use fanout::Fanout;
 use sharded::Sharded;
 pub(crate) use topics::Topics;
 
-use crate::{ConnId, Connection, conn::Outgoing};
+use crate::{ConnId, Connection};
 
 /// The live connections of one resource path.
 #[derive(Debug)]
@@ -57,15 +57,6 @@ impl Members {
                     .filter(|conn| Some(conn.id()) != except)
                     .cloned(),
             );
-        }
-    }
-
-    /// Offers `frame` to every connection but `except`.
-    pub(crate) fn offer(&self, out: &Outgoing, except: Option<ConnId>, fanout: &mut Fanout) {
-        for shard in self.conns.each_shard() {
-            for conn in shard.values().filter(|conn| Some(conn.id()) != except) {
-                fanout.offer(conn, out);
-            }
         }
     }
 }

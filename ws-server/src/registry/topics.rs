@@ -2,8 +2,8 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use super::{Fanout, Sharded};
-use crate::{ConnId, Connection, conn::Outgoing};
+use super::Sharded;
+use crate::{ConnId, Connection};
 
 /// Subscribers by topic.
 #[derive(Debug)]
@@ -52,21 +52,16 @@ impl Topics {
         self.map.shard(topic).get(topic).map_or(0, HashMap::len)
     }
 
-    /// Offers `frame` to every subscriber of `topic` but `except`.
-    pub(crate) fn offer(
-        &self,
-        topic: &str,
-        out: &Outgoing,
-        except: Option<ConnId>,
-        fanout: &mut Fanout,
-    ) {
+    /// Every subscriber of `topic` but `except`, cloned out so that no lock is held
+    /// afterwards.
+    pub(crate) fn snapshot(&self, topic: &str, except: Option<ConnId>, into: &mut Vec<Connection>) {
         if let Some(subscribers) = self.map.shard(topic).get(topic) {
-            for conn in subscribers
-                .values()
-                .filter(|conn| Some(conn.id()) != except)
-            {
-                fanout.offer(conn, out);
-            }
+            into.extend(
+                subscribers
+                    .values()
+                    .filter(|conn| Some(conn.id()) != except)
+                    .cloned(),
+            );
         }
     }
 }
