@@ -260,6 +260,33 @@ async fn the_last_local_subscriber_leaving_unsubscribes_the_node() {
     redis.wait_for_subscribers(NEWS, 0).await;
 }
 
+/// The topic's last local subscriber leaving while another subscribes, over and over from
+/// two connections at once: whichever way each race goes, the node ends up subscribed in
+/// Redis, since it has a subscriber.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_joining_as_the_last_leaves_keeps_the_node_subscribed() {
+    let redis = Redis::start().await;
+    let (addr, _server) = node(&redis).await;
+    let mut clients = [connect(addr, "/room").await, connect(addr, "/room").await];
+    assert_eq!(round_trip(&mut clients[0], "sub:news").await, "subscribed:news");
+    redis.wait_for_subscribers(NEWS, 1).await;
+    for round in 0..1000 {
+        let [leaving, joining] = &mut clients;
+        if round % 2 == 1 {
+            std::mem::swap(leaving, joining);
+        }
+        let (left, joined) = tokio::join!(
+            round_trip(leaving, "unsub:news"),
+            round_trip(joining, "sub:news")
+        );
+        assert_eq!((&*left, &*joined), ("unsubscribed:news", "subscribed:news"));
+        if round % 2 == 1 {
+            std::mem::swap(leaving, joining);
+        }
+        redis.wait_for_subscribers(NEWS, 1).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_resumes_after_redis_restarts() {
     let redis = Redis::start().await;
