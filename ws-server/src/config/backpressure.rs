@@ -32,6 +32,11 @@ pub enum SlowConsumer {
 /// A connection's outbound queue: its bound in bytes, the [`SlowConsumer`] policy, and the
 /// grace period of [`SlowConsumer::Close`].
 ///
+/// The bound counts what the connection itself queues too: pongs and the heartbeat's
+/// pings. At most 16 pongs wait at a time (past that, the last one answers the latest ping
+/// instead), and a connection whose socket takes no more stops reading until it does, so a
+/// peer that sends without reading meets TCP's push-back, whatever it sends.
+///
 /// Set per resource in `#[ws_resource("/path", max_queue = N, slow_consumer = "drop")]`,
 /// or server-wide with [`Builder::backpressure`](crate::Builder::backpressure).
 ///
