@@ -268,7 +268,10 @@ async fn a_subscriber_joining_as_the_last_leaves_keeps_the_node_subscribed() {
     let redis = Redis::start().await;
     let (addr, _server) = node(&redis).await;
     let mut clients = [connect(addr, "/room").await, connect(addr, "/room").await];
-    assert_eq!(round_trip(&mut clients[0], "sub:news").await, "subscribed:news");
+    assert_eq!(
+        round_trip(&mut clients[0], "sub:news").await,
+        "subscribed:news"
+    );
     redis.wait_for_subscribers(NEWS, 1).await;
     for round in 0..1000 {
         let [leaving, joining] = &mut clients;

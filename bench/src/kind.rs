@@ -29,11 +29,14 @@ pub enum Kind {
     /// ws-server again, in a second process of the same binary: how far two runs of one
     /// server differ (the echo matrix's noise floor).
     WsServerControl,
+    /// ws-server as an older build has it (`--before` names that build's `bench-server`):
+    /// what a change costs or saves, side by side in one run.
+    WsServerBefore,
 }
 
 impl Kind {
     /// Every kind, ws-server first.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::WsServer,
         Kind::Tungstenite,
         Kind::FastWebSockets,
@@ -41,6 +44,7 @@ impl Kind {
         Kind::RawTcp,
         Kind::WsFloor,
         Kind::WsServerControl,
+        Kind::WsServerBefore,
     ];
 
     /// The name on the command line and in tables.
@@ -53,6 +57,7 @@ impl Kind {
             Kind::RawTcp => "raw-tcp",
             Kind::WsFloor => "ws-floor",
             Kind::WsServerControl => "ws-server-again",
+            Kind::WsServerBefore => "ws-server-before",
         }
     }
 
@@ -65,7 +70,11 @@ impl Kind {
     pub fn is_peer(self) -> bool {
         !matches!(
             self,
-            Kind::WsServer | Kind::RawTcp | Kind::WsFloor | Kind::WsServerControl
+            Kind::WsServer
+                | Kind::RawTcp
+                | Kind::WsFloor
+                | Kind::WsServerControl
+                | Kind::WsServerBefore
         )
     }
 
@@ -96,6 +105,18 @@ impl FromStr for Kind {
     }
 }
 
+/// How server processes are started: where, on how many worker threads, and which older
+/// build plays `ws-server-before`.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// The core every server is pinned to; `None`: wherever the kernel puts it.
+    pub server_core: Option<usize>,
+    /// Worker threads of a multi-threaded runtime; `None`: a single-threaded runtime.
+    pub workers: Option<usize>,
+    /// An older build's `bench-server`, for `ws-server-before`.
+    pub before: Option<PathBuf>,
+}
+
 /// A `bench-server` process, killed when dropped.
 #[derive(Debug)]
 pub struct ServerProcess {
@@ -104,19 +125,24 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `kind` on an ephemeral loopback port, pinned to `core` with `taskset` when
-    /// one is given, and waits until it listens.
-    pub fn start(kind: Kind, core: Option<usize>) -> io::Result<ServerProcess> {
-        ServerProcess::start_binary(&sibling_binary("bench-server")?, kind, core)
-    }
-
-    /// [`start`](ServerProcess::start), with the `bench-server` binary at `binary`.
-    pub fn start_binary(
-        binary: &std::path::Path,
-        kind: Kind,
-        core: Option<usize>,
-    ) -> io::Result<ServerProcess> {
-        let mut command = match core {
+    /// Starts `kind` as `launch` says, on an ephemeral loopback port, and waits until it
+    /// listens.
+    pub fn start(kind: Kind, launch: &Launch) -> io::Result<ServerProcess> {
+        let binary = match (kind, &launch.before) {
+            (Kind::WsServerBefore, Some(before)) => before.clone(),
+            (Kind::WsServerBefore, None) => {
+                return Err(io::Error::other(
+                    "ws-server-before needs --before PATH: an older build's bench-server",
+                ));
+            }
+            _ => sibling_binary("bench-server")?,
+        };
+        // The older build runs as ws-server: it has no other name for it.
+        let name = match kind {
+            Kind::WsServerBefore => Kind::WsServer.name(),
+            kind => kind.name(),
+        };
+        let mut command = match launch.server_core {
             Some(core) => {
                 let mut command = Command::new("taskset");
                 command.arg("-c").arg(core.to_string()).arg(binary);
@@ -124,8 +150,11 @@ impl ServerProcess {
             }
             None => Command::new(binary),
         };
+        command.arg(name);
+        if let Some(workers) = launch.workers {
+            command.arg(workers.to_string());
+        }
         let mut child = command
-            .arg(kind.name())
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
             .spawn()?;

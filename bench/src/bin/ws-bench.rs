@@ -89,6 +89,14 @@ enum Command {
 
 #[derive(Args, Clone)]
 struct Servers {
+    /// Runs the servers on multi-threaded runtimes of this many workers, as
+    /// `#[tokio::main]` does (not pinned); by default each runs on one thread, pinned.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// An older build's `bench-server` binary, run as `ws-server-before` (name it in
+    /// `--servers`): builds a before/after comparison into one run.
+    #[arg(long)]
+    before: Option<PathBuf>,
     /// Servers to run, comma separated. `ws-floor`, the least a WebSocket echo can do (an
     /// anchor like `raw-tcp`, echo only), runs only when named.
     #[arg(
@@ -203,15 +211,15 @@ fn main() -> io::Result<()> {
             subscribers,
             out,
         } => {
-            let cores = Cores::pin();
-            let mut report = header(cores);
+            let cores = matrix.servers.cores();
+            let mut report = header(&cores);
             report.push_str("\n## Echo (closed loop, one message in flight per connection)\n\n");
-            report.push_str(&suite::echo::run_plan(&matrix.plan(), cores)?.table());
+            report.push_str(&suite::echo::run_plan(&matrix.plan(), &cores)?.table());
             report.push_str("\n## Idle memory\n\n");
             report.push_str(&suite::idle::run(
                 &matrix.servers.servers,
                 idle_connections,
-                cores,
+                &cores,
             )?);
             report.push_str("\n## Fan-out (one publisher, encode once where the server can)\n\n");
             let fanout_timing = Timing {
@@ -225,7 +233,7 @@ fn main() -> io::Result<()> {
                 16,
                 fanout_timing.reps,
                 fanout_timing.windows(),
-                cores,
+                &cores,
             )?);
             if let Some(dir) = out.parent() {
                 fs::create_dir_all(dir)?;
@@ -235,17 +243,18 @@ fn main() -> io::Result<()> {
             eprintln!("written to {}", out.display());
         }
         Command::Matrix(matrix) => {
-            let cores = Cores::pin();
-            println!("{}", suite::echo::run_plan(&matrix.plan(), cores)?.table());
+            let cores = matrix.servers.cores();
+            println!("{}", cores.describe());
+            println!("{}", suite::echo::run_plan(&matrix.plan(), &cores)?.table());
         }
         Command::Idle {
             servers,
             connections,
         } => {
-            let cores = Cores::pin();
+            let cores = servers.cores();
             println!(
                 "{}",
-                suite::idle::run(&servers.servers, connections, cores)?
+                suite::idle::run(&servers.servers, connections, &cores)?
             );
         }
         Command::Fanout {
@@ -254,14 +263,14 @@ fn main() -> io::Result<()> {
             size,
             timing,
         } => {
-            let cores = Cores::pin();
+            let cores = servers.cores();
             let table = suite::fanout::run(
                 &servers.servers,
                 subscribers,
                 size,
                 timing.reps,
                 timing.windows(),
-                cores,
+                &cores,
             )?;
             println!("{table}");
         }
@@ -307,8 +316,14 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
+impl Servers {
+    fn cores(&self) -> Cores {
+        Cores::pin(self.workers, self.before.clone())
+    }
+}
+
 /// What the report was measured on.
-fn header(cores: Cores) -> String {
+fn header(cores: &Cores) -> String {
     let cpu = fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|info| {
@@ -319,10 +334,6 @@ fn header(cores: Cores) -> String {
         .unwrap_or_else(|| "unknown CPU".to_owned());
     format!(
         "# ws-bench report\n\n{cpu}; {}. Medians of the repetitions; CPU is the server process's time on a CPU over the measured window, from /proc/PID/task/*/schedstat (in nanoseconds).\n",
-        if cores.pinned() {
-            "generator on core 0, server on core 1 (taskset)"
-        } else {
-            "not pinned"
-        }
+        cores.describe()
     )
 }

@@ -50,7 +50,7 @@ pub struct Results {
 /// measured window while the others' connections sit idle. Windows that take turns a
 /// second or so apart see the same machine, which a server's run of its own a minute later
 /// does not: on a shared VM, the same binary's rate drifts by 10–20% between such runs.
-pub fn run_plan(plan: &Plan, cores: Cores) -> io::Result<Results> {
+pub fn run_plan(plan: &Plan, cores: &Cores) -> io::Result<Results> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -70,7 +70,7 @@ pub fn run_plan(plan: &Plan, cores: Cores) -> io::Result<Results> {
 
 async fn run_cell(
     plan: &Plan,
-    cores: Cores,
+    cores: &Cores,
     size: usize,
     connections: usize,
 ) -> io::Result<BTreeMap<Kind, Vec<EchoReport>>> {
@@ -123,7 +123,7 @@ fn start_order(kinds: &[Kind], block: usize) -> Vec<Kind> {
 async fn start_servers(
     plan: &Plan,
     order: &[Kind],
-    cores: Cores,
+    cores: &Cores,
     size: usize,
     connections: usize,
 ) -> io::Result<Vec<(Kind, ServerProcess, Fleet)>> {

@@ -17,7 +17,7 @@ pub fn run(
     size: usize,
     reps: usize,
     (warmup, duration): (Duration, Duration),
-    cores: Cores,
+    cores: &Cores,
 ) -> io::Result<String> {
     let kinds: Vec<Kind> = kinds
         .iter()

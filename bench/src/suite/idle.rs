@@ -7,7 +7,7 @@ use crate::{idle, kind::Kind};
 
 /// Measures each server in `kinds` with every endpoint (not the anchors) holding
 /// `connections` idle connections, and returns the markdown table.
-pub fn run(kinds: &[Kind], connections: usize, cores: Cores) -> io::Result<String> {
+pub fn run(kinds: &[Kind], connections: usize, cores: &Cores) -> io::Result<String> {
     let mut out = String::from(
         "| server | idle connections | RSS before | RSS after | per connection | still echoing |\n\
          |---|---:|---:|---:|---:|---:|\n",

@@ -8,28 +8,35 @@ mod order;
 
 use std::io;
 
-use crate::kind::{Kind, ServerProcess, can_pin, pin_self};
+use crate::kind::{Kind, Launch, ServerProcess, can_pin, pin_self};
 
 /// The pause between runs.
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// The cores the generator and the servers run on.
-#[derive(Debug, Clone, Copy)]
+/// Where the generator and the servers run, and how servers are started.
+#[derive(Debug, Clone)]
 pub struct Cores {
-    server: Option<usize>,
+    launch: Launch,
 }
 
 impl Cores {
-    /// Pins this process to core 0 and will start servers on core 1, where `taskset` and
-    /// two cores are there; otherwise leaves scheduling to the kernel (and says so).
-    pub fn pin() -> Cores {
-        if can_pin() && pin_self(0).is_ok() {
-            Cores { server: Some(1) }
-        } else {
+    /// Pins this process to core 0 and, where `taskset` and two cores are there, servers on
+    /// a single-threaded runtime to core 1; servers with `workers` threads are not pinned
+    /// (they share the machine with the generator, as in a deployment). Otherwise leaves
+    /// scheduling to the kernel (and says so).
+    pub fn pin(workers: Option<usize>, before: Option<std::path::PathBuf>) -> Cores {
+        let pinned = can_pin() && pin_self(0).is_ok();
+        if !pinned {
             eprintln!(
                 "ws-bench: cannot pin to cores (needs taskset and 2 cores): results are noisier"
             );
-            Cores { server: None }
+        }
+        Cores {
+            launch: Launch {
+                server_core: (pinned && workers.is_none()).then_some(1),
+                workers,
+                before,
+            },
         }
     }
 
@@ -37,12 +44,21 @@ impl Cores {
     /// previous run's sockets.
     pub fn start(&self, kind: Kind) -> io::Result<ServerProcess> {
         std::thread::sleep(SETTLE);
-        ServerProcess::start(kind, self.server)
+        ServerProcess::start(kind, &self.launch)
     }
 
-    /// Whether the generator and the server have a core each.
-    pub fn pinned(&self) -> bool {
-        self.server.is_some()
+    /// How the servers run, for a report's header.
+    pub fn describe(&self) -> String {
+        let runtime = match self.launch.workers {
+            Some(workers) => format!("servers on a multi-threaded runtime of {workers} workers"),
+            None => "servers on a single-threaded runtime".to_owned(),
+        };
+        match self.launch.server_core {
+            Some(core) => {
+                format!("generator on core 0, server on core {core} (taskset); {runtime}")
+            }
+            None => format!("servers not pinned; {runtime}"),
+        }
     }
 }
 

@@ -1,9 +1,9 @@
 //! Echo and fan-out servers for the benchmarks: ws-server and its peers, each written the
 //! way its documentation shows, on a single-threaded tokio runtime (the runner pins each
-//! to one core).
+//! to one core), or with `WORKERS`, on a multi-threaded runtime of that many workers.
 //!
 //! ```text
-//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp | ws-floor | ws-server-again>
+//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp | ws-floor | ws-server-again> [WORKERS]
 //! ```
 //!
 //! Every WebSocket server answers `/echo` (each message comes back), `/sub` (receives what
@@ -26,17 +26,29 @@ use tokio::net::{TcpListener, TcpStream};
 use ws_bench::kind::Kind;
 
 fn main() -> io::Result<()> {
-    let kind: Kind = std::env::args()
-        .nth(1)
+    let mut args = std::env::args().skip(1);
+    let kind: Kind = args
+        .next()
         .unwrap_or_default()
         .parse()
         .map_err(io::Error::other)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let workers: Option<usize> = match args.next() {
+        Some(workers) => Some(workers.parse().map_err(io::Error::other)?),
+        None => None,
+    };
+    let runtime = match workers {
+        Some(workers) => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .enable_all()
+            .build()?,
+        None => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?,
+    };
     runtime.block_on(async {
         match kind {
-            Kind::WsServer | Kind::WsServerControl => ws_server::run().await,
+            // An older build plays ws-server-before by running as ws-server.
+            Kind::WsServer | Kind::WsServerControl | Kind::WsServerBefore => ws_server::run().await,
             Kind::Tungstenite => tungstenite::run(listen().await?).await,
             Kind::FastWebSockets => fastws::run(listen().await?).await,
             Kind::TokioWebSockets => tokio_ws::run(listen().await?).await,
