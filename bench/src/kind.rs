@@ -137,7 +137,16 @@ impl ServerProcess {
             }
             _ => sibling_binary("bench-server")?,
         };
-        // The older build runs as ws-server: it has no other name for it.
+        ServerProcess::start_binary(&binary, kind, launch)
+    }
+
+    /// [`start`](ServerProcess::start), with the `bench-server` binary at `binary`.
+    pub fn start_binary(
+        binary: &std::path::Path,
+        kind: Kind,
+        launch: &Launch,
+    ) -> io::Result<ServerProcess> {
+        // An older build runs as ws-server: it has no other name for it.
         let name = match kind {
             Kind::WsServerBefore => Kind::WsServer.name(),
             kind => kind.name(),

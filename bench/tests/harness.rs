@@ -8,12 +8,16 @@ use ws_bench::{
     echo_load::{self, EchoLoad, Fleet},
     fanout_load::{self, FanoutLoad},
     idle,
-    kind::{Kind, ServerProcess},
+    kind::{Kind, Launch, ServerProcess},
 };
 
 fn start(kind: Kind) -> ServerProcess {
-    ServerProcess::start_binary(Path::new(env!("CARGO_BIN_EXE_bench-server")), kind, None)
-        .unwrap_or_else(|error| panic!("{kind} did not start: {error}"))
+    ServerProcess::start_binary(
+        Path::new(env!("CARGO_BIN_EXE_bench-server")),
+        kind,
+        &Launch::default(),
+    )
+    .unwrap_or_else(|error| panic!("{kind} did not start: {error}"))
 }
 
 #[test]
@@ -43,6 +47,40 @@ fn every_server_echoes_every_size_under_load() {
             assert_eq!(report.latency.len(), report.messages);
             assert!(report.cpu_per_message().is_some());
         }
+    }
+}
+
+#[test]
+fn every_server_echoes_on_a_multi_threaded_runtime() {
+    let launch = Launch {
+        workers: Some(2),
+        ..Launch::default()
+    };
+    for kind in Kind::ALL {
+        let server = ServerProcess::start_binary(
+            Path::new(env!("CARGO_BIN_EXE_bench-server")),
+            kind,
+            &launch,
+        )
+        .unwrap_or_else(|error| panic!("{kind} did not start: {error}"));
+        let threads = std::fs::read_dir(format!("/proc/{}/task", server.pid()))
+            .expect("the server's threads")
+            .count();
+        assert!(threads >= 3, "{kind}: {threads} threads, not two workers");
+        let report = echo_load::run(&EchoLoad {
+            addr: server.addr(),
+            path: "/echo".to_owned(),
+            connections: 8,
+            size: 1024,
+            pieces: NonZeroUsize::MIN,
+            warmup: Duration::from_millis(50),
+            duration: Duration::from_millis(200),
+            raw: !kind.is_websocket(),
+            server_pid: Some(server.pid()),
+        })
+        .expect("load");
+        assert_eq!(report.failed, 0, "{kind}");
+        assert!(report.messages > 0, "{kind}: nothing echoed");
     }
 }
 
