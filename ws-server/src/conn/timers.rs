@@ -1,14 +1,15 @@
 //! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle) behind
-//! one timer, armed for the earliest (kept where `deadline` says).
+//! one tokio timer, set for the earliest.
 
 use std::{
+    future::Future,
+    pin::Pin,
     task::{Context, Poll},
     time::Duration,
 };
 
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep, sleep_until};
 
-use super::deadline::Deadline;
 use crate::Heartbeat;
 
 /// Why the connection should close, found when the timer fired.
@@ -24,17 +25,12 @@ pub(crate) enum Expired {
     Idle,
 }
 
-/// What every step reads comes first (`repr(C)`), next to the driver's other hot fields.
-#[repr(C)]
 pub(crate) struct Timers {
     /// The earliest deadline, kept up to date by every change.
     next: Option<Instant>,
-    /// Made when a deadline first comes up: a connection without any owns no timer.
-    timer: Option<Deadline>,
-    /// `timer` is set for `next`.
-    armed: bool,
-    /// The armed timer was polled and will wake the task.
-    waiting: bool,
+    /// Made when a deadline first comes up (a connection without any owns no timer), and
+    /// set for `next`; boxed, so that an idle connection's task stays small.
+    timer: Option<(Pin<Box<Sleep>>, Instant)>,
     heartbeat: Heartbeat,
     close: Option<Instant>,
     grace: Option<Instant>,
@@ -53,8 +49,6 @@ impl Timers {
         let mut timers = Timers {
             next: None,
             timer: None,
-            armed: false,
-            waiting: false,
             heartbeat,
             close: None,
             grace: None,
@@ -67,13 +61,11 @@ impl Timers {
         timers
     }
 
-    /// Whether the idle timeout is on, so that message times are worth recording.
-    pub(crate) fn tracks_idle(&self) -> bool {
-        self.idle_check.is_some()
-    }
-
+    /// A message arrived: the connection is not idle (noted only if that is checked).
     pub(crate) fn message_received(&mut self) {
-        self.last_message = Instant::now();
+        if self.idle_check.is_some() {
+            self.last_message = Instant::now();
+        }
     }
 
     pub(crate) fn pong_received(&mut self) {
@@ -106,7 +98,6 @@ impl Timers {
 
     /// Recomputes the earliest deadline; called by everything that changes one.
     fn update(&mut self) {
-        self.armed = false;
         self.next = [
             self.close,
             self.grace,
@@ -120,43 +111,18 @@ impl Timers {
     }
 
     /// Ready when the earliest deadline has come.
-    #[inline]
     pub(crate) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        // Once the timer is armed and holds the task's waker (the same for the task's whole
-        // life), a look at its state is enough: polling it again on every step costs more.
-        if self.armed
-            && self.waiting
-            && let Some(timer) = &self.timer
-            && !timer.is_elapsed()
-        {
-            return Poll::Pending;
-        }
-        self.poll_timer(cx)
-    }
-
-    /// [`poll_due`](Timers::poll_due) when the timer must be made, set or polled.
-    #[inline(never)]
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(deadline) = self.next else {
             return Poll::Pending;
         };
-        let timer = match &mut self.timer {
-            Some(timer) => {
-                if !self.armed {
-                    timer.reset(deadline);
-                }
-                timer
-            }
-            // Made set for the deadline.
-            None => self.timer.insert(Deadline::new(deadline)),
-        };
-        if !self.armed {
-            self.armed = true;
-            self.waiting = false;
+        let (timer, set_for) = self
+            .timer
+            .get_or_insert_with(|| (Box::pin(sleep_until(deadline)), deadline));
+        if *set_for != deadline {
+            timer.as_mut().reset(deadline);
+            *set_for = deadline;
         }
-        let due = timer.poll(cx);
-        self.waiting = due.is_pending();
-        due
+        timer.as_mut().poll(cx)
     }
 
     /// Handles every deadline that has passed: returns what expired (the most serious

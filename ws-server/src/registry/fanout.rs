@@ -73,7 +73,7 @@ pub(crate) struct Fanout {
 impl Fanout {
     /// Offers the message to `conn`; its encoded bytes are shared between recipients.
     pub(crate) fn offer(&mut self, conn: &Connection, out: &Outgoing) {
-        match conn.outbox().try_push_queued(out) {
+        match conn.outbox().try_push(out) {
             Err(SendError::Full) => self.waiting.push(conn.clone()),
             outcome => self.delivery.count(outcome),
         }

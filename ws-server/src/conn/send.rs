@@ -21,7 +21,7 @@ use crate::{SendError, proto::OutFrame};
 /// # Cancel safety
 /// Cancel safe: the message is queued whole or not at all.
 #[must_use = "futures do nothing unless polled"]
-pub(crate) struct Push<'a, F> {
+pub(crate) struct Sending<'a, F> {
     outbox: &'a Outbox,
     /// The message, until first polled.
     out: Option<F>,
@@ -29,9 +29,9 @@ pub(crate) struct Push<'a, F> {
     waiting: Option<(OutFrame, Pin<Box<Notified<'a>>>)>,
 }
 
-impl<'a, F> Push<'a, F> {
-    pub(super) fn new(outbox: &'a Outbox, out: F) -> Push<'a, F> {
-        Push {
+impl<'a, F> Sending<'a, F> {
+    pub(super) fn new(outbox: &'a Outbox, out: F) -> Sending<'a, F> {
+        Sending {
             outbox,
             out: Some(out),
             waiting: None,
@@ -39,7 +39,7 @@ impl<'a, F> Push<'a, F> {
     }
 }
 
-impl<F: FrameSource + Unpin> Future for Push<'_, F> {
+impl<F: FrameSource + Unpin> Future for Sending<'_, F> {
     type Output = Result<(), SendError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -52,7 +52,10 @@ impl<F: FrameSource + Unpin> Future for Push<'_, F> {
                 Offer::Refused(error) => return Poll::Ready(Err(error)),
                 Offer::Full(frame) => (frame, Box::pin(outbox.room().notified())),
             },
-            None => this.waiting.take().expect("`Push` polled after completion"),
+            None => this
+                .waiting
+                .take()
+                .expect("`Sending` polled after completion"),
         };
         loop {
             // Listen before offering again, so that room freed in between is not missed.
@@ -96,7 +99,7 @@ mod tests {
     }
 
     /// Polls `push` once: whether it has to wait.
-    async fn waits(mut push: Pin<&mut Push<'_, Single>>) -> bool {
+    async fn waits(mut push: Pin<&mut Sending<'_, Single>>) -> bool {
         poll_fn(|cx| Poll::Ready(push.as_mut().poll(cx).is_pending())).await
     }
 

@@ -1,0 +1,424 @@
+//! [`Connection`]: the handle to one live connection, and everything it does.
+
+use std::{
+    borrow::Cow,
+    fmt,
+    net::SocketAddr,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use bytes::Bytes;
+use http::HeaderMap;
+
+use super::{
+    ConnId,
+    outbox::Outbox,
+    outgoing::{SendDeflate, Single},
+};
+use crate::{
+    Backpressure, CloseCode, Message, Request, SendError, ServerHandle, Text,
+    backplane::Scope,
+    registry::{Delivery, Members},
+};
+
+/// A handle to one live WebSocket connection: cheap to clone, `Send + Sync`, usable from
+/// the connection's own callbacks, another connection's, or any task.
+///
+/// Sending queues the encoded frame; the connection's task writes it, also while a
+/// callback runs. The queue is bounded in bytes; what happens when it is full is the
+/// resource's [`SlowConsumer`](crate::SlowConsumer) policy. Once a close frame is queued or
+/// received, sending fails with [`SendError::Closed`].
+///
+/// ```
+/// # use ws_server::{Connection, Handler, ws_resource};
+/// # #[ws_resource("/room")] #[derive(Default)] struct Room;
+/// impl Handler for Room {
+///     async fn on_open(&mut self, conn: &Connection) {
+///         let conn = conn.clone();
+///         // Keep a clone anywhere; it stays valid (and sending fails) after the close.
+///         tokio::spawn(async move {
+///             let _ = conn.send_text("welcome").await;
+///         });
+///     }
+/// }
+/// ```
+#[derive(Clone)]
+pub struct Connection {
+    inner: Arc<Shared>,
+}
+
+#[repr(C)] // The outbox's first cache line is the one a message touches.
+struct Shared {
+    outbox: Outbox,
+    id: ConnId,
+    request: Request,
+    members: Arc<Members>,
+    subscriptions: Mutex<Subscriptions>,
+}
+
+impl Connection {
+    pub(crate) fn new(
+        id: ConnId,
+        request: Request,
+        members: Arc<Members>,
+        backpressure: Backpressure,
+        deflate: Option<SendDeflate>,
+    ) -> Connection {
+        Connection {
+            inner: Arc::new(Shared {
+                outbox: Outbox::new(backpressure, deflate),
+                id,
+                request,
+                members,
+                subscriptions: Mutex::default(),
+            }),
+        }
+    }
+
+    pub(crate) fn outbox(&self) -> &Outbox {
+        &self.inner.outbox
+    }
+
+    pub(crate) fn members(&self) -> &Arc<Members> {
+        &self.inner.members
+    }
+
+    /// The server this connection belongs to: every live connection, broadcasts, topics,
+    /// state, shutdown.
+    pub fn server(&self) -> &ServerHandle {
+        self.inner.request.server()
+    }
+
+    /// The server-wide state value of type `T`, as given to
+    /// [`Builder::state`](crate::Builder::state); `None` if none was.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use ws_server::{Connection, Handler, ws_resource};
+    ///
+    /// #[derive(Default)]
+    /// struct Stats {
+    ///     messages: AtomicU64,
+    /// }
+    ///
+    /// #[ws_resource("/count")]
+    /// #[derive(Default)]
+    /// struct Count;
+    ///
+    /// impl Handler for Count {
+    ///     async fn on_text(&mut self, conn: &Connection, _text: ws_server::Text) {
+    ///         if let Some(stats) = conn.state::<Stats>() {
+    ///             stats.messages.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.server().state()
+    }
+
+    /// The connection's identifier.
+    pub fn id(&self) -> ConnId {
+        self.inner.id
+    }
+
+    /// The upgrade request that opened the connection.
+    pub fn request(&self) -> &Request {
+        &self.inner.request
+    }
+
+    /// The subprotocol agreed in the handshake, if any: one of the resource's `protocols`.
+    pub fn protocol(&self) -> Option<&'static str> {
+        self.inner.request.protocol()
+    }
+
+    /// The request path.
+    pub fn path(&self) -> &str {
+        self.inner.request.path()
+    }
+
+    /// The first value of query parameter `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.inner.request.query(name)
+    }
+
+    /// The request headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.inner.request.headers()
+    }
+
+    /// The address of the TCP peer.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.request.peer_addr()
+    }
+
+    /// Whether a close frame has been queued (by either side); nothing more can be sent.
+    pub fn is_closed(&self) -> bool {
+        self.inner.outbox.is_closing()
+    }
+
+    /// Sends a text message; under [`SlowConsumer::Wait`](crate::SlowConsumer::Wait),
+    /// waits for room in the queue first.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] once the connection is closing; [`SendError::Dropped`] or
+    /// [`SendError::SlowConsumer`] when the queue is full under those policies.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the message is either queued whole or not at all.
+    pub fn send_text(
+        &self,
+        text: impl Into<Text>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        self.send(Message::Text(text.into()))
+    }
+
+    /// Sends a binary message; see [`send_text`](Connection::send_text).
+    ///
+    /// # Errors
+    /// As [`send_text`](Connection::send_text).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the message is either queued whole or not at all.
+    pub fn send_binary(
+        &self,
+        data: impl Into<Bytes>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        self.send(Message::Binary(data.into()))
+    }
+
+    /// Sends a text or binary message; see [`send_text`](Connection::send_text).
+    ///
+    /// # Errors
+    /// As [`send_text`](Connection::send_text).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: the message is either queued whole or not at all.
+    pub fn send(
+        &self,
+        message: impl Into<Message>,
+    ) -> impl Future<Output = Result<(), SendError>> + Send + '_ {
+        // A plain function around one future: each layer of `async fn` would hold its own
+        // copy of the message in every callback that sends.
+        self.inner.outbox.push(Single(message.into()))
+    }
+
+    /// Queues a message if it fits, without waiting, and says what happened.
+    ///
+    /// ```
+    /// # use ws_server::{Connection, SendError};
+    /// fn offer(conn: &Connection, update: &str) {
+    ///     match conn.try_send(update.to_owned()) {
+    ///         Ok(()) => {}
+    ///         Err(SendError::Full) => tracing::debug!("queue full, try later"),
+    ///         Err(error) => tracing::debug!(%error, "not sent"),
+    ///     }
+    /// }
+    /// # let _ = offer;
+    /// ```
+    ///
+    /// # Errors
+    /// [`SendError::Full`] under [`SlowConsumer::Wait`](crate::SlowConsumer::Wait) when
+    /// the queue has no room; otherwise as [`send_text`](Connection::send_text).
+    pub fn try_send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        self.inner.outbox.try_push(Single(message.into()))
+    }
+
+    /// Bytes queued for this connection and not yet written to the socket.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.outbox.queued_bytes()
+    }
+
+    /// Starts the close handshake: messages already queued are sent, then a close frame
+    /// with `code` and `reason` (cut to 123 bytes). The peer's reply is awaited for the
+    /// server's close timeout, then the socket is closed and `on_close` runs with `code`.
+    /// Waiting senders return [`SendError::Closed`].
+    ///
+    /// # Errors
+    /// [`SendError::InvalidCloseCode`] for a code that may not be sent (see
+    /// [`CloseCode::is_sendable`]); [`SendError::Closed`] if a close was already queued.
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.as_u16()));
+        }
+        if self
+            .inner
+            .outbox
+            .push_close(Some((code, reason.to_owned())))
+        {
+            Ok(())
+        } else {
+            Err(SendError::Closed)
+        }
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.inner.id)
+            .field("path", &self.path())
+            .field("peer_addr", &self.peer_addr())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl Connection {
+    /// The other live connections of this connection's resource (a snapshot).
+    ///
+    /// ```
+    /// use ws_server::{Connection, Handler, ws_resource};
+    ///
+    /// #[ws_resource("/lobby")]
+    /// #[derive(Default)]
+    /// struct Lobby;
+    ///
+    /// impl Handler for Lobby {
+    ///     async fn on_open(&mut self, conn: &Connection) {
+    ///         let here = conn.peers().len();
+    ///         let _ = conn.send_text(format!("{here} others are here")).await;
+    ///     }
+    /// }
+    /// ```
+    pub fn peers(&self) -> Vec<Connection> {
+        let mut peers = Vec::new();
+        self.members().snapshot(Some(self.id()), &mut peers);
+        peers
+    }
+
+    /// Sends `message` to every live connection of this resource, this one included,
+    /// encoding it once.
+    pub async fn broadcast(&self, message: impl Into<Message>) -> Delivery {
+        self.broadcast_except(message.into(), None).await
+    }
+
+    /// Sends `message` to every other live connection of this resource, encoding it once.
+    ///
+    /// ```
+    /// use ws_server::{Connection, Handler, Text, ws_resource};
+    ///
+    /// #[ws_resource("/relay")]
+    /// #[derive(Default)]
+    /// struct Relay;
+    ///
+    /// impl Handler for Relay {
+    ///     async fn on_text(&mut self, conn: &Connection, text: Text) {
+    ///         let _ = conn.broadcast_to_peers(text).await;
+    ///     }
+    /// }
+    /// ```
+    pub async fn broadcast_to_peers(&self, message: impl Into<Message>) -> Delivery {
+        self.broadcast_except(message.into(), Some(self)).await
+    }
+
+    async fn broadcast_except(&self, message: Message, except: Option<&Connection>) -> Delivery {
+        self.server()
+            .hub()
+            .fan_out(
+                Scope::Path(self.members().path()),
+                message,
+                except.map(Connection::id),
+            )
+            .await
+    }
+}
+
+/// The topics a connection subscribes to.
+#[derive(Debug, Default)]
+pub(super) struct Subscriptions {
+    topics: Vec<Arc<str>>,
+    /// The connection has ended: no more subscriptions.
+    gone: bool,
+}
+
+impl Connection {
+    fn subscriptions(&self) -> MutexGuard<'_, Subscriptions> {
+        crate::lock::lock(&self.inner.subscriptions)
+    }
+
+    /// Subscribes this connection to `topic`, so that it receives what is published there.
+    /// Returns `false` if it was subscribed already or has ended. A connection leaves all
+    /// its topics when it ends.
+    ///
+    /// ```
+    /// use ws_server::{Connection, Handler, Text, ws_resource};
+    ///
+    /// #[ws_resource("/prices")]
+    /// #[derive(Default)]
+    /// struct Prices;
+    ///
+    /// impl Handler for Prices {
+    ///     async fn on_text(&mut self, conn: &Connection, symbol: Text) {
+    ///         conn.subscribe(&format!("price:{symbol}"));
+    ///     }
+    /// }
+    ///
+    /// // Elsewhere: `server.publish("price:ACME", "101.5").await;`
+    /// ```
+    pub fn subscribe(&self, topic: &str) -> bool {
+        let mut subscriptions = self.subscriptions();
+        if subscriptions.gone || subscriptions.topics.iter().any(|t| &**t == topic) {
+            return false;
+        }
+        let topic: Arc<str> = topic.into();
+        let hub = self.server().hub();
+        if hub.topics.subscribe(&topic, self) {
+            hub.topic_added();
+        }
+        subscriptions.topics.push(topic);
+        true
+    }
+
+    /// Unsubscribes this connection from `topic`; returns `false` if it was not subscribed.
+    pub fn unsubscribe(&self, topic: &str) -> bool {
+        let mut subscriptions = self.subscriptions();
+        let Some(index) = subscriptions.topics.iter().position(|t| &**t == topic) else {
+            return false;
+        };
+        let topic = subscriptions.topics.swap_remove(index);
+        self.server().hub().leave_topic(&topic, self.id());
+        true
+    }
+
+    /// The topics this connection subscribes to.
+    pub fn topics(&self) -> Vec<String> {
+        self.subscriptions()
+            .topics
+            .iter()
+            .map(|topic| topic.to_string())
+            .collect()
+    }
+
+    /// Sends `message` to every subscriber of `topic`, this connection included if it is
+    /// one; see [`ServerHandle::publish`](crate::ServerHandle::publish).
+    pub async fn publish(&self, topic: &str, message: impl Into<Message>) -> Delivery {
+        self.publish_except(topic, message.into(), None).await
+    }
+
+    /// Sends `message` to every subscriber of `topic` except this connection.
+    pub async fn publish_to_others(&self, topic: &str, message: impl Into<Message>) -> Delivery {
+        self.publish_except(topic, message.into(), Some(self)).await
+    }
+
+    async fn publish_except(
+        &self,
+        topic: &str,
+        message: Message,
+        except: Option<&Connection>,
+    ) -> Delivery {
+        self.server()
+            .hub()
+            .fan_out(Scope::Topic(topic), message, except.map(Connection::id))
+            .await
+    }
+
+    /// Leaves every topic and refuses new subscriptions: the connection has ended.
+    pub(crate) fn leave_topics(&self) {
+        let mut subscriptions = self.subscriptions();
+        subscriptions.gone = true;
+        for topic in subscriptions.topics.drain(..) {
+            self.server().hub().leave_topic(&topic, self.id());
+        }
+    }
+}
