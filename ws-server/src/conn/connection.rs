@@ -47,7 +47,6 @@ pub struct Connection {
     inner: Arc<Shared>,
 }
 
-#[repr(C)] // The outbox's first cache line is the one a message touches.
 struct Shared {
     outbox: Outbox,
     id: ConnId,

@@ -25,6 +25,17 @@ use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
 /// nothing to speak of.
 const MAX_WAITING_PONGS: usize = 16;
 
+/// What the task must follow: [`Outbox::news`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct News {
+    /// A close frame is queued.
+    pub(crate) closing: bool,
+    /// The queue overflowed under the close policy.
+    pub(crate) slow: bool,
+    /// The server stopped the connection.
+    pub(crate) aborted: bool,
+}
+
 /// The close this side decided on: its code and reason.
 pub(crate) type CloseStatus = (CloseCode, String);
 
@@ -74,9 +85,9 @@ pub(crate) struct Outbox {
     /// Bytes queued or taken by the task and not yet written.
     bytes: AtomicUsize,
     state: Mutex<State>,
+    backpressure: Backpressure,
     /// How messages are compressed for this connection, if at all.
     deflate: Option<SendDeflate>,
-    backpressure: Backpressure,
     /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
     room: Notify,
 }
@@ -283,7 +294,10 @@ impl Outbox {
     /// The task runs and will look for frames before it sleeps again: pushes need not
     /// wake it.
     pub(crate) fn unpark(&self) {
-        self.flags.fetch_and(!flags::SLEEPING, Ordering::AcqRel);
+        // Only the task sets or clears the bit, so a plain look tells whether it is set.
+        if self.has(flags::SLEEPING) {
+            self.flags.fetch_and(!flags::SLEEPING, Ordering::AcqRel);
+        }
     }
 
     /// `bytes` of taken frames were written: that much room is free again.
@@ -297,6 +311,16 @@ impl Outbox {
     /// Bytes queued or being written.
     pub(crate) fn queued_bytes(&self) -> usize {
         self.bytes.load(Ordering::Acquire)
+    }
+
+    /// The close, slow consumer and abort flags, in one look.
+    pub(crate) fn news(&self) -> News {
+        let flags = self.flags.load(Ordering::Acquire);
+        News {
+            closing: flags & flags::CLOSING != 0,
+            slow: flags & flags::SLOW != 0,
+            aborted: flags & flags::ABORTED != 0,
+        }
     }
 
     /// Whether a frame overflowed the queue under the close policy.

@@ -1,6 +1,7 @@
 //! Reading from the socket. While a connection has nothing buffered, it reads into a
 //! buffer of the thread's and keeps only what arrived, so that an idle connection owns no
-//! read buffer, and a frame gets room in proportion to what has arrived of it.
+//! read buffer, and a frame gets room in proportion to what has arrived of it; a large read
+//! is kept where it lies.
 
 use std::{
     cell::RefCell,
@@ -20,6 +21,9 @@ const READ_CHUNK: usize = 8 * 1024;
 /// What one read takes when the connection has nothing buffered: enough that a message of
 /// 64 KiB and more arrives in one read.
 const FIRST_READ: usize = 120 * 1024;
+/// A first read of at least this much keeps the thread's buffer instead of a copy: half of
+/// it, so that a message kept for long holds at most twice its size.
+const LEND_AT: usize = FIRST_READ / 2;
 /// How far a frame's header is trusted when sizing the buffer for the rest: up to this
 /// many times the bytes that came with it.
 const TRUST_FACTOR: usize = 8;
@@ -47,8 +51,15 @@ pub(super) fn poll_read<S: AsyncRead + Unpin>(
         read.clear();
         read.reserve(FIRST_READ);
         let arrived = ready!(poll_read_buf(Pin::new(io), cx, read))?;
-        *buf = BytesMut::with_capacity(first_buffer_len(read));
-        buf.extend_from_slice(read);
+        if read.len() >= LEND_AT {
+            // Lent, not copied: a large message then lies where it was read. The thread's
+            // buffer gets its memory back (`reserve` reclaims it) once that message is
+            // dropped, or makes a new one meanwhile.
+            *buf = read.split();
+        } else {
+            *buf = BytesMut::with_capacity(first_buffer_len(read));
+            buf.extend_from_slice(read);
+        }
         Poll::Ready(Ok(arrived))
     })
 }

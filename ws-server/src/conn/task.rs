@@ -212,32 +212,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
             return ended;
         }
         loop {
-            if let Err(ended) = self.dispatch(handler, conn).await {
+            if (!self.rbuf.is_empty() || self.decoder.is_in_frame())
+                && let Err(ended) = self.dispatch(handler, conn).await
+            {
                 return ended;
             }
-            let reading = self.phase.reads();
-            let read = poll_fn(|cx| {
-                loop {
-                    if let Poll::Ready(step) = self.poll_background(cx) {
-                        return Poll::Ready(Err(step));
-                    }
-                    // While the socket takes no more of what is owed to the peer, nothing more
-                    // is read (TCP pushes back on the peer): whatever it sends, a peer that does
-                    // not read cannot make the server queue without end.
-                    if !self.writer.is_idle() {
-                        return Poll::Pending;
-                    }
-                    if reading
-                        && let Poll::Ready(read) = poll_read(&mut self.io, &mut self.rbuf, cx)
-                    {
-                        return Poll::Ready(Ok(read));
-                    }
-                    if self.conn.outbox().park() {
-                        return Poll::Pending;
-                    }
-                }
-            })
-            .await;
+            let read = poll_fn(|cx| self.poll_read_or_step(cx)).await;
             let handled = match read {
                 Ok(Ok(0)) => {
                     debug!(conn = %self.conn.id(), "peer closed the socket");
@@ -256,6 +236,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         }
     }
 
+    /// Writes, reads (if the phase does), and keeps the timers until something arrived or
+    /// needs handling.
+    fn poll_read_or_step(&mut self, cx: &mut Context<'_>) -> Poll<Result<io::Result<usize>, Step>> {
+        loop {
+            if let Poll::Ready(step) = self.poll_background(cx) {
+                return Poll::Ready(Err(step));
+            }
+            // While the socket takes no more of what is owed to the peer, nothing more is
+            // read (TCP pushes back on the peer): whatever it sends, a peer that does not
+            // read cannot make the server queue without end.
+            if self.phase.reads()
+                && self.writer.is_idle()
+                && let Poll::Ready(read) = poll_read(&mut self.io, &mut self.rbuf, cx)
+            {
+                return Poll::Ready(Ok(read));
+            }
+            // About to sleep. Reads are cooperative (tokio's budget), so even a peer that
+            // never stops sending leaves the task to come here now and then.
+            if self.timers.poll_due(cx).is_ready() {
+                return Poll::Ready(Err(Step::Timer));
+            }
+            if self.sleeps() {
+                return Poll::Pending;
+            }
+        }
+    }
+
     /// Decodes what has been read and handles each event, running callbacks in order.
     async fn dispatch<H: Handler>(
         &mut self,
@@ -263,7 +270,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         conn: &Connection,
     ) -> Result<(), Ended> {
         while self.phase.reads() {
-            self.notice_outbox();
+            if self.outbox_has_news() {
+                self.notice_outbox();
+            }
             let event = match self.decoder.decode(&mut self.rbuf) {
                 Ok(Some(event)) => event,
                 Ok(None) => return Ok(()),
@@ -275,7 +284,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
             match event {
                 Event::Message(message) if self.phase.delivers() => {
                     self.timers.message_received();
-                    self.callback(pin!(deliver(handler, conn, message))).await?;
+                    match message {
+                        Message::Text(text) => {
+                            self.callback(pin!(handler.on_text(conn, text))).await?;
+                        }
+                        Message::Binary(data) => {
+                            self.callback(pin!(handler.on_binary(conn, data))).await?;
+                        }
+                    }
                 }
                 // Skipped: a close is under way.
                 Event::Message(_) => {}
@@ -298,17 +314,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
             let polled = poll_guarded(callback.as_mut(), cx);
             // What the callback queued is written now, in the same poll.
             loop {
-                match self.poll_background(cx) {
-                    Poll::Ready(step) => {
-                        if let Err(ended) = self.handle(step) {
-                            return Poll::Ready(Err(ended));
-                        }
-                    }
+                let step = match self.poll_background(cx) {
+                    Poll::Ready(step) => step,
                     Poll::Pending if polled.is_ready() => break,
-                    Poll::Pending if !self.writer.is_idle() || self.conn.outbox().park() => {
-                        break;
-                    }
-                    Poll::Pending => {}
+                    Poll::Pending if self.timers.poll_due(cx).is_ready() => Step::Timer,
+                    Poll::Pending if self.sleeps() => break,
+                    Poll::Pending => continue,
+                };
+                if let Err(ended) = self.handle(step) {
+                    return Poll::Ready(Err(ended));
                 }
             }
             polled.map(Ok)
@@ -321,24 +335,31 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         Ok(())
     }
 
-    /// Makes what progress it can without reading: looks at the outbox's news, writes and
-    /// keeps the timers; returns what needs handling.
+    /// Makes what progress it can without reading: looks at the outbox's news and writes;
+    /// returns what needs handling. The timers are for when the task is about to sleep.
     fn poll_background(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
         self.awaken(cx);
-        let outbox = self.conn.outbox();
-        if outbox.is_aborted()
-            || (outbox.is_closing() && matches!(self.phase, Phase::Open | Phase::Slow))
-            || (outbox.is_slow() && matches!(self.phase, Phase::Open))
-        {
+        if self.outbox_has_news() {
             return Poll::Ready(Step::Outbox);
         }
-        if let Some(step) = self.poll_writes(cx) {
-            return Poll::Ready(step);
+        match self.poll_writes(cx) {
+            Some(step) => Poll::Ready(step),
+            None => Poll::Pending,
         }
-        if self.timers.poll_due(cx).is_ready() {
-            return Poll::Ready(Step::Timer);
-        }
-        Poll::Pending
+    }
+
+    /// Whether the outbox says something this phase has not followed yet.
+    fn outbox_has_news(&self) -> bool {
+        let news = self.conn.outbox().news();
+        news.aborted
+            || (news.closing && matches!(self.phase, Phase::Open | Phase::Slow))
+            || (news.slow && matches!(self.phase, Phase::Open))
+    }
+
+    /// The task may sleep now, unless frames were queued meanwhile: a socket that takes no
+    /// more wakes it once it does, and a push wakes it otherwise.
+    fn sleeps(&self) -> bool {
+        !self.writer.is_idle() || self.conn.outbox().park()
     }
 
     /// Tells the outbox that the task runs (so that sends from its callbacks need not wake
@@ -526,14 +547,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                 };
             }
         }
-    }
-}
-
-/// Runs the handler's callback for a message.
-async fn deliver<H: Handler>(handler: &mut H, conn: &Connection, message: Message) {
-    match message {
-        Message::Text(text) => handler.on_text(conn, text).await,
-        Message::Binary(data) => handler.on_binary(conn, data).await,
     }
 }
 

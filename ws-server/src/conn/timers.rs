@@ -4,7 +4,7 @@
 use std::{
     future::Future,
     pin::Pin,
-    task::{Context, Poll},
+    task::{Context, Poll, Waker},
     time::Duration,
 };
 
@@ -25,12 +25,21 @@ pub(crate) enum Expired {
     Idle,
 }
 
+/// One tokio timer, set for one deadline at a time.
+struct Timer {
+    /// Boxed, so that an idle connection's task stays small.
+    sleep: Pin<Box<Sleep>>,
+    set_for: Instant,
+    /// The waker the timer was polled with since it was set, if any.
+    waker: Option<Waker>,
+}
+
 pub(crate) struct Timers {
     /// The earliest deadline, kept up to date by every change.
     next: Option<Instant>,
     /// Made when a deadline first comes up (a connection without any owns no timer), and
-    /// set for `next`; boxed, so that an idle connection's task stays small.
-    timer: Option<(Pin<Box<Sleep>>, Instant)>,
+    /// set for `next`.
+    timer: Option<Timer>,
     heartbeat: Heartbeat,
     close: Option<Instant>,
     grace: Option<Instant>,
@@ -115,14 +124,34 @@ impl Timers {
         let Some(deadline) = self.next else {
             return Poll::Pending;
         };
-        let (timer, set_for) = self
-            .timer
-            .get_or_insert_with(|| (Box::pin(sleep_until(deadline)), deadline));
-        if *set_for != deadline {
-            timer.as_mut().reset(deadline);
-            *set_for = deadline;
+        let timer = self.timer.get_or_insert_with(|| Timer {
+            sleep: Box::pin(sleep_until(deadline)),
+            set_for: deadline,
+            waker: None,
+        });
+        if timer.set_for != deadline {
+            timer.sleep.as_mut().reset(deadline);
+            timer.set_for = deadline;
+            timer.waker = None;
         }
-        timer.as_mut().poll(cx)
+        // Polled with this task's waker since it was set: the timer wakes the task when it
+        // fires, and a look at it is enough (polling a timer costs more, on every step).
+        if timer
+            .waker
+            .as_ref()
+            .is_some_and(|waker| waker.will_wake(cx.waker()))
+        {
+            return if timer.sleep.is_elapsed() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            };
+        }
+        let due = timer.sleep.as_mut().poll(cx);
+        if due.is_pending() {
+            timer.waker = Some(cx.waker().clone());
+        }
+        due
     }
 
     /// Handles every deadline that has passed: returns what expired (the most serious

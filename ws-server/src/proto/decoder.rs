@@ -134,6 +134,12 @@ impl Decoder {
         self.inflated = Vec::new();
     }
 
+    /// Whether [`decode`](Decoder::decode) could return an event with nothing in `buf`:
+    /// `false` between frames.
+    pub(crate) fn is_in_frame(&self) -> bool {
+        self.frame.is_some()
+    }
+
     /// Decodes the next event from the front of `buf`, consuming its bytes.
     ///
     /// Returns `Ok(None)` when `buf` holds no complete event yet; the bytes of a partial
