@@ -62,8 +62,8 @@ async fn server() -> (std::net::SocketAddr, ServerHandle) {
             .route::<CloseFeed>()
             .route::<DropFeed>()
             .route::<WaitFeed>()
-            .backpressure(Backpressure::DEFAULT.grace(Duration::from_millis(500)))
-            .heartbeat(Heartbeat::DEFAULT.ping_interval(None))
+            .backpressure(Backpressure::DEFAULT.with_grace(Duration::from_millis(500)))
+            .heartbeat(Heartbeat::DEFAULT.with_ping_interval(None))
             .close_timeout(Duration::from_secs(1)),
     )
     .await
@@ -262,7 +262,7 @@ async fn drop_policy_drops_for_the_stalled_client_which_stays_open() {
     assert_eq!(delivery.queued(), 2);
     let (received, _woken) = reader.await.expect("woken reader");
     assert_eq!(received, MESSAGES - produced.missed_by_stalled);
-    assert!(!slow.is_closed());
+    assert!(!slow.is_closing());
     assert!(
         support::events(&tag)
             .iter()
@@ -318,6 +318,6 @@ async fn wait_policy_makes_the_sender_wait_and_loses_nothing() {
         .await
         .expect("producer finished")
         .expect("producer");
-    assert!(!slow.is_closed());
+    assert!(!slow.is_closing());
     drop(woken.next());
 }

@@ -26,9 +26,12 @@ impl Handler for Room {
                 .send_text(format!("peers:{}", conn.peers().len()))
                 .await;
         } else if let Some(message) = text.strip_prefix("all:") {
-            let _ = conn.broadcast(message.to_owned()).await;
+            let _ = conn
+                .server()
+                .broadcast_at(conn.path(), message.to_owned())
+                .await;
         } else if let Some(message) = text.strip_prefix("others:") {
-            let _ = conn.broadcast_to_peers(message.to_owned()).await;
+            let _ = conn.broadcast_peers(message.to_owned()).await;
         } else if let Some(topic) = text.strip_prefix("sub:") {
             let new = conn.subscribe(topic);
             let _ = conn.send_text(format!("subscribed:{topic}:{new}")).await;
@@ -37,10 +40,10 @@ impl Handler for Room {
             let _ = conn.send_text(format!("unsubscribed:{topic}:{was}")).await;
         } else if let Some(rest) = text.strip_prefix("pub:") {
             let (topic, message) = rest.split_once(':').expect("pub:T:X");
-            let _ = conn.publish(topic, message.to_owned()).await;
+            let _ = conn.server().publish(topic, message.to_owned()).await;
         } else if let Some(rest) = text.strip_prefix("pubothers:") {
             let (topic, message) = rest.split_once(':').expect("pubothers:T:X");
-            let _ = conn.publish_to_others(topic, message.to_owned()).await;
+            let _ = conn.publish_peers(topic, message.to_owned()).await;
         }
     }
 }
@@ -100,7 +103,7 @@ async fn iterations_see_all_connections_one_path_and_the_peers() {
         "only other",
         "other got room traffic"
     );
-    let delivery = server.broadcast("everyone").await;
+    let delivery = server.broadcast_all("everyone").await;
     assert_eq!(delivery.queued(), 4);
     for client in [&mut a, &mut b, &mut c, &mut other] {
         assert_eq!(text(client).await, "everyone");

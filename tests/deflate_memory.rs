@@ -67,7 +67,7 @@ async fn bytes_per_connection(compression: Compression) -> usize {
 }
 
 async fn open(addr: std::net::SocketAddr, compression: Compression) -> TcpStream {
-    if compression.is_enabled() {
+    if compression.enabled() {
         deflate_upgrade(addr, "/echo", "permessage-deflate; client_max_window_bits")
             .await
             .0
@@ -82,18 +82,14 @@ async fn exchange(
     message: &[u8],
     compressed: &[u8],
 ) {
-    let frame = if compression.is_enabled() {
+    let frame = if compression.enabled() {
         masked(true, 0x40 | 0x2, compressed)
     } else {
         masked(true, 0x2, message)
     };
     stream.write_all(&frame).await.expect("send");
     let (head, _) = read_frame(stream).await;
-    assert_eq!(
-        head & 0x40 != 0,
-        compression.is_enabled(),
-        "compressed echo"
-    );
+    assert_eq!(head & 0x40 != 0, compression.enabled(), "compressed echo");
 }
 
 /// Heap bytes of a level-1 raw deflate compressor with a `bits` window, as the server keeps
@@ -122,11 +118,11 @@ async fn memory_per_compressed_connection_by_window_size() {
     println!("| --- | --- | --- | --- |");
     let mut takeover_costs = Vec::new();
     for bits in 9..=15u8 {
-        let settings = Compression::DEFAULT.window_bits(bits);
+        let settings = Compression::DEFAULT.with_window_bits(bits);
         let default = bytes_per_connection(settings)
             .await
             .saturating_sub(baseline);
-        let takeover = bytes_per_connection(settings.client_context_takeover(true))
+        let takeover = bytes_per_connection(settings.with_client_context_takeover(true))
             .await
             .saturating_sub(baseline);
         let compressor = compressors[usize::from(bits - 9)];

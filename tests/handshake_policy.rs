@@ -10,7 +10,7 @@ use tokio_tungstenite::{
     connect_async,
     tungstenite::{Message, client::IntoClientRequest, http::HeaderValue},
 };
-use ws_server::{Connection, Handler, Origins, Server, Subprotocols, ws_resource};
+use ws_server::{Connection, Handler, Origins, Server, ws_resource};
 
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -198,19 +198,4 @@ async fn unsupported_protocols_are_refused_unless_the_resource_allows_none() {
     // The refused clients did not disturb the others.
     let (mut client, _) = connect_offering(addr, "/chat", "chat.v1").await;
     assert_eq!(next(&mut client).await, Message::text("protocol: chat.v1"));
-}
-
-#[test]
-fn server_wide_subprotocols_fill_in_for_resources_without_their_own() {
-    let config = ws_server::ResourceConfig::new();
-    let server_wide = Subprotocols::new(&["v1"]).allow_none(true);
-    assert_eq!(config.subprotocols(server_wide), server_wide);
-    let own = config.protocols(&["v2"]);
-    assert_eq!(own.subprotocols(server_wide).supported(), &["v2"]);
-    assert!(
-        own.allow_no_protocol(false)
-            .subprotocols(server_wide)
-            .select(["x"])
-            .is_err()
-    );
 }

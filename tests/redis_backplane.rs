@@ -37,9 +37,12 @@ impl Handler for Room {
             let _ = conn.send_text(format!("unsubscribed:{topic}")).await;
         } else if let Some(rest) = text.strip_prefix("pub:") {
             let (topic, message) = rest.split_once(':').expect("pub:T:X");
-            let _ = conn.publish(topic, message.to_owned()).await;
+            let _ = conn.server().publish(topic, message.to_owned()).await;
         } else if let Some(message) = text.strip_prefix("all:") {
-            let _ = conn.broadcast(message.to_owned()).await;
+            let _ = conn
+                .server()
+                .broadcast_at(conn.path(), message.to_owned())
+                .await;
         }
     }
 }
@@ -229,7 +232,7 @@ async fn a_publish_on_one_server_reaches_the_other_exactly_once_in_order() {
         .expect("send");
     assert_eq!(text(&mut a).await, "hello everyone");
     assert_eq!(text(&mut b).await, "hello everyone");
-    let _ = server_b.broadcast("to all").await;
+    let _ = server_b.broadcast_all("to all").await;
     assert_eq!(text(&mut a).await, "to all");
     assert_eq!(text(&mut b).await, "to all");
     let stats = server_a.backplane_stats().expect("stats");

@@ -101,7 +101,7 @@ async fn shutdown_stops_peers_that_never_answer_and_handlers_that_never_finish()
         .await
         .expect("bind");
     let addr = server.local_addr().expect("addr");
-    let running = tokio::spawn(server.run_until(async {
+    let running = tokio::spawn(server.with_graceful_shutdown(async {
         let _ = on_signal.await;
     }));
     // A peer that never reads, so never answers the close.

@@ -54,10 +54,10 @@ fn server() -> ws_server::Builder {
         .route::<room::Chat>()
         .backpressure(
             Backpressure::DEFAULT
-                .max_queue(64 * 1024)
-                .grace(Duration::from_millis(500)),
+                .with_max_queue(64 * 1024)
+                .with_grace(Duration::from_millis(500)),
         )
-        .heartbeat(Heartbeat::DEFAULT.ping_interval(Some(Duration::from_secs(1))))
+        .heartbeat(Heartbeat::DEFAULT.with_ping_interval(Some(Duration::from_secs(1))))
         .close_timeout(Duration::from_secs(1))
 }
 

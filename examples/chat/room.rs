@@ -48,12 +48,15 @@ impl Handler for Chat {
         };
         let _ = conn.send_text(welcome).await;
         let _ = conn
-            .broadcast_to_peers(format!("{} has joined", self.name))
+            .broadcast_peers(format!("{} has joined", self.name))
             .await;
     }
 
     async fn on_text(&mut self, conn: &Connection, text: Text) {
-        let _ = conn.broadcast(format!("{}: {text}", self.name)).await;
+        let _ = conn
+            .server()
+            .broadcast_at(conn.path(), format!("{}: {text}", self.name))
+            .await;
     }
 
     async fn on_binary(&mut self, conn: &Connection, _data: Bytes) {
@@ -63,7 +66,7 @@ impl Handler for Chat {
     async fn on_close(&mut self, conn: &Connection, _code: CloseCode, _reason: &str) {
         // This connection has left the room already: its peers are the others.
         let _ = conn
-            .broadcast_to_peers(format!("{} has left", self.name))
+            .broadcast_peers(format!("{} has left", self.name))
             .await;
     }
 }

@@ -66,7 +66,7 @@ fn model(frame: &Frame, limits: &Limits, partial: &mut Option<Partial>) -> Expec
             },
         };
     }
-    if payload.len() > limits.max_payload_len() {
+    if payload.len() > limits.max_payload() {
         return Expect::Error;
     }
     let current = match (opcode, partial.as_mut()) {
@@ -81,7 +81,7 @@ fn model(frame: &Frame, limits: &Limits, partial: &mut Option<Partial>) -> Expec
     };
     current.frames += 1;
     current.data.extend_from_slice(payload);
-    if current.frames > limits.max_frame_count() || current.data.len() > limits.max_message_len() {
+    if current.frames > limits.max_frames() || current.data.len() > limits.max_message() {
         return Expect::Error;
     }
     if current.text
@@ -127,9 +127,9 @@ fn encode(frame: &Frame, wire: &mut Vec<u8>) {
 
 fuzz_target!(|input: Input| {
     let limits = Limits::DEFAULT
-        .max_payload(usize::from(input.max_payload) * 4)
-        .max_frames(usize::from(input.max_frames % 8).max(1))
-        .max_message(usize::from(input.max_message % 2048));
+        .with_max_payload(usize::from(input.max_payload) * 4)
+        .with_max_frames(usize::from(input.max_frames % 8).max(1))
+        .with_max_message(usize::from(input.max_message % 2048));
     // The model's expectations, frame by frame, up to the first error or close.
     let mut expected = Vec::new();
     let mut partial = None;

@@ -26,9 +26,9 @@ struct Input {
 
 fuzz_target!(|input: Input| {
     let limits = Limits::DEFAULT
-        .max_payload(usize::from(input.max_payload))
-        .max_frames(usize::from(input.max_frames).max(1))
-        .max_message(usize::from(input.max_message));
+        .with_max_payload(usize::from(input.max_payload))
+        .with_max_frames(usize::from(input.max_frames).max(1))
+        .with_max_message(usize::from(input.max_message));
     let deflate = input.deflate.map(|(bits, takeover)| DeflateParams {
         server_no_context_takeover: true,
         client_no_context_takeover: !takeover,
@@ -67,7 +67,7 @@ fuzz_target!(|input: Input| {
                         Message::Text(text) => text.len(),
                         Message::Binary(data) => data.len(),
                     };
-                    assert!(len <= limits.max_message_len(), "message over the limit");
+                    assert!(len <= limits.max_message(), "message over the limit");
                 }
                 Ok(Some(Event::Close(_))) if failed => return,
                 Ok(Some(_)) => {}

@@ -19,9 +19,9 @@ fuzz_target!(|input: Input| {
     let server_bits = 9 + input.window_bits % 7;
     let client_bits = 9 + input.client_window_bits % 7;
     let config = Compression::DEFAULT
-        .window_bits(server_bits)
-        .client_window_bits(client_bits)
-        .client_context_takeover(input.client_takeover);
+        .with_window_bits(server_bits)
+        .with_client_window_bits(client_bits)
+        .with_client_context_takeover(input.client_takeover);
     let offers = input.headers.iter().map(String::as_str);
     let Some((params, response)) = negotiate_deflate(offers, &config) else {
         return;

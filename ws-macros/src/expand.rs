@@ -1,22 +1,24 @@
-//! Code generation for `#[ws_resource]`; everything here has been validated.
+//! Code generation for `#[ws_resource]`, from options already checked (see `valid`): each
+//! option becomes a call of the `with_` setter of the same name on the resource's
+//! `ResourceConfig`.
 
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use proc_macro2::{Ident, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ItemStruct;
 
 use crate::{
-    attr::{OriginsValue, ResourceArgs, Setting, Value},
     paths,
+    valid::{OriginsValue, Resource, Setting, Value},
 };
 
 /// The struct, its `Resource` impl and its registration.
-pub(crate) fn resource(strukt: &ItemStruct, args: &ResourceArgs) -> TokenStream {
+pub(crate) fn resource(strukt: &ItemStruct, resource: &Resource) -> TokenStream {
     let ident = &strukt.ident;
-    let path = &args.path;
+    let path = &resource.path;
     let resource_trait = paths::resource_trait();
     let config_type = paths::resource_config();
     let private = paths::private();
-    let setters = args.options.iter().map(setter);
+    let setters = resource.settings.iter().map(setter);
     // Spanned on the struct's name: "`Chat` does not implement `Handler`" points there.
     let route = quote_spanned!(ident.span()=> #private::Route::of::<#ident>());
     quote! {
@@ -59,16 +61,17 @@ pub(crate) fn fallback(strukt: &ItemStruct) -> TokenStream {
     }
 }
 
-/// `.key(value)` on the resource's `ResourceConfig`.
+/// `.with_key(value)` on the resource's `ResourceConfig`.
 fn setter(setting: &Setting) -> TokenStream {
-    let key = &setting.key;
+    let with = |key: &Ident| format_ident!("with_{}", key, span = key.span());
+    let setter = with(&setting.key);
     let value = match &setting.value {
         Value::Count(count) => quote!(#count),
         Value::WindowBits(bits) => quote!(#bits),
-        Value::Compression { enabled, takeover } => {
-            return quote!(.compression(#enabled).client_context_takeover(#takeover));
-        }
         Value::Bool(flag) => quote!(#flag),
+        Value::Compression { enabled, takeover } => {
+            return quote!(.#setter(#enabled).with_client_context_takeover(#takeover));
+        }
         Value::Protocols(list) => quote!(&[#(#list),*]),
         Value::Origins(origins) => {
             let origins_type = paths::origins();
@@ -82,18 +85,11 @@ fn setter(setting: &Setting) -> TokenStream {
             let policy = paths::slow_consumer();
             quote!(#policy::#variant)
         }
-        Value::Duration(millis) => {
-            let duration =
-                millis.map(|millis| quote!(::core::time::Duration::from_millis(#millis)));
-            if key == "pong_timeout" {
-                quote!(#duration)
-            } else {
-                match duration {
-                    Some(duration) => quote!(::core::option::Option::Some(#duration)),
-                    None => quote!(::core::option::Option::None),
-                }
-            }
+        Value::Duration(millis) => quote!(::core::time::Duration::from_millis(#millis)),
+        Value::OptionalDuration(None) => quote!(::core::option::Option::None),
+        Value::OptionalDuration(Some(millis)) => {
+            quote!(::core::option::Option::Some(::core::time::Duration::from_millis(#millis)))
         }
     };
-    quote!(.#key(#value))
+    quote!(.#setter(#value))
 }

@@ -3,11 +3,12 @@
 //! Use them through `ws_server`, which re-exports them; the code they generate calls
 //! `ws_server`'s runtime.
 
-mod attr;
+mod ast;
 mod expand;
 mod paths;
 mod resource;
 mod serve;
+mod valid;
 
 use proc_macro::TokenStream;
 

@@ -1,9 +1,10 @@
-//! `#[ws_resource]`: the item checks, then expansion; on error the item is still emitted.
+//! `#[ws_resource]`: the item checks, then its arguments parsed (`ast`), checked (`valid`)
+//! and expanded (`expand`); on error the item is still emitted.
 
 use proc_macro2::TokenStream;
 use syn::{Item, spanned::Spanned};
 
-use crate::{attr::ResourceArgs, expand};
+use crate::{ast::ResourceArgs, expand, valid};
 
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let parsed_item = syn::parse2::<Item>(item.clone());
@@ -19,8 +20,8 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         );
         return with_error(item, error);
     }
-    match syn::parse2::<ResourceArgs>(args) {
-        Ok(args) => expand::resource(&strukt, &args),
+    match syn::parse2::<ResourceArgs>(args).and_then(valid::validate) {
+        Ok(resource) => expand::resource(&strukt, &resource),
         // Keep `impl Handler for ...` compiling so that this is the only error shown.
         Err(error) => {
             let mut out = expand::fallback(&strukt);

@@ -1,6 +1,6 @@
 //! [`Builder`]: which resources a server serves, and its server-wide settings.
 
-use std::{fmt, io, sync::Arc, time::Duration};
+use std::{io, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -8,13 +8,23 @@ use tokio::net::{TcpListener, ToSocketAddrs};
 use crate::{
     Backpressure, Compression, Handler, Heartbeat, Limits, Origins, Server, ServerHandle,
     Subprotocols,
-    conn::Settings,
+    config::ResourceSettings,
     hub::{Bound, DEFAULT_SHUTDOWN_TIMEOUT, Hub},
     routing::{self, Route, Router},
-    server::{HttpLimits, ServerShared},
+    server::{Fallback, HttpLimits, ServerShared},
     state::StateMap,
-    upgrade::{Admissions, HandshakePolicy},
+    upgrade::Admissions,
 };
+
+/// How long to wait for the peer's close frame after sending one, unless configured.
+const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Server {
+    /// A builder with no resources and default settings.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
 
 /// Configures a [`Server`]: which resources it serves and the server-wide settings, which
 /// apply wherever a resource does not set its own.
@@ -27,9 +37,9 @@ use crate::{
 ///
 /// let builder = Server::builder()
 ///     .registered_routes()
-///     .limits(Limits::DEFAULT.max_message(1 << 20))
-///     .backpressure(Backpressure::DEFAULT.policy(SlowConsumer::Drop))
-///     .heartbeat(Heartbeat::DEFAULT.ping_interval(Some(Duration::from_secs(10))))
+///     .limits(Limits::DEFAULT.with_max_message(1 << 20))
+///     .backpressure(Backpressure::DEFAULT.with_slow_consumer(SlowConsumer::Drop))
+///     .heartbeat(Heartbeat::DEFAULT.with_ping_interval(Some(Duration::from_secs(10))))
 ///     .close_timeout(Duration::from_secs(2))
 ///     .state(Db);
 /// # let _ = builder;
@@ -38,11 +48,12 @@ use crate::{
 #[must_use = "a builder does nothing until `bind` is awaited"]
 pub struct Builder {
     routes: Vec<Route>,
-    settings: Settings,
+    /// What a resource leaves unset.
+    defaults: ResourceSettings,
+    close_timeout: Duration,
     fallback: Option<Fallback>,
     state: StateMap,
     shutdown_timeout: Duration,
-    policy: HandshakePolicy,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     http: HttpLimits,
@@ -57,17 +68,11 @@ impl Builder {
     pub(crate) fn new() -> Builder {
         Builder {
             routes: Vec::new(),
-            settings: Settings {
-                limits: Limits::DEFAULT,
-                close_timeout: Duration::from_secs(5),
-                backpressure: Backpressure::DEFAULT,
-                heartbeat: Heartbeat::DEFAULT,
-                compression: Compression::DEFAULT,
-            },
+            defaults: ResourceSettings::DEFAULT,
+            close_timeout: DEFAULT_CLOSE_TIMEOUT,
             fallback: None,
             state: StateMap::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
-            policy: HandshakePolicy::default(),
             max_connections: None,
             max_connections_per_ip: None,
             http: HttpLimits::DEFAULT,
@@ -94,33 +99,33 @@ impl Builder {
 
     /// Server-wide limits on incoming data.
     pub fn limits(mut self, limits: Limits) -> Builder {
-        self.settings.limits = limits;
+        self.defaults.limits = limits;
         self
     }
 
     /// Server-wide outbound queue bound and slow-consumer policy.
     pub fn backpressure(mut self, backpressure: Backpressure) -> Builder {
-        self.settings.backpressure = backpressure;
+        self.defaults.backpressure = backpressure;
         self
     }
 
     /// Server-wide pings, pong deadline and idle timeout.
     pub fn heartbeat(mut self, heartbeat: Heartbeat) -> Builder {
-        self.settings.heartbeat = heartbeat;
+        self.defaults.heartbeat = heartbeat;
         self
     }
 
     /// Server-wide permessage-deflate settings (on by default; [`Compression::OFF`] turns
     /// it off).
     pub fn compression(mut self, compression: Compression) -> Builder {
-        self.settings.compression = compression;
+        self.defaults.compression = compression;
         self
     }
 
     /// How long to wait for the peer's close frame after sending one before closing the
     /// socket anyway. Default 5 seconds.
     pub fn close_timeout(mut self, timeout: Duration) -> Builder {
-        self.settings.close_timeout = timeout;
+        self.close_timeout = timeout;
         self
     }
 
@@ -134,13 +139,13 @@ impl Builder {
     /// Which browser origins may connect, wherever a resource does not say (default:
     /// [`Origins::SameHost`]; requests without `Origin` are always allowed).
     pub fn origins(mut self, origins: Origins) -> Builder {
-        self.policy.origins = origins;
+        self.defaults.handshake.origins = origins;
         self
     }
 
     /// The subprotocols of resources that do not name their own.
     pub fn subprotocols(mut self, protocols: Subprotocols) -> Builder {
-        self.policy.protocols = protocols;
+        self.defaults.handshake.subprotocols = protocols;
         self
     }
 
@@ -262,7 +267,7 @@ impl Builder {
     /// `InvalidInput` naming both types if two resources share a path; otherwise what
     /// binding returns.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let router = Router::new(self.routes, self.settings, self.policy)?;
+        let router = Router::new(self.routes, self.defaults)?;
         let listener = TcpListener::bind(addr).await?;
         self.hub.registry.set_routes(router.members());
         #[cfg(feature = "redis")]
@@ -284,27 +289,10 @@ impl Builder {
                 self.max_connections_per_ip,
             )),
             http: self.http,
+            close_timeout: self.close_timeout,
             #[cfg(feature = "tls")]
             tls: self.tls,
         };
         Ok(Server::new(listener, Arc::new(shared)))
-    }
-}
-
-type Answer = dyn Fn(&http::request::Parts) -> http::Response<Bytes> + Send + Sync;
-
-/// The answer to plain HTTP requests outside the resources.
-#[derive(Clone)]
-pub(crate) struct Fallback(Arc<Answer>);
-
-impl Fallback {
-    pub(crate) fn answer(&self, request: &http::request::Parts) -> http::Response<Bytes> {
-        (self.0)(request)
-    }
-}
-
-impl fmt::Debug for Fallback {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Fallback")
     }
 }

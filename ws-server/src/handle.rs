@@ -81,19 +81,20 @@ impl ServerHandle {
     }
 
     /// Sends `message` to every live connection.
-    pub async fn broadcast(&self, message: impl Into<Message>) -> Delivery {
+    pub async fn broadcast_all(&self, message: impl Into<Message>) -> Delivery {
         self.hub.fan_out(Scope::All, message.into(), None).await
     }
 
-    /// Sends `message` to every live connection of the resource at `path`.
+    /// Sends `message` to every live connection of the resource at `path`
+    /// ([`Connection::broadcast_peers`] leaves out the sender).
     pub async fn broadcast_at(&self, path: &str, message: impl Into<Message>) -> Delivery {
         self.hub
             .fan_out(Scope::Path(path), message.into(), None)
             .await
     }
 
-    /// Sends `message` to every subscriber of `topic`
-    /// (see [`Connection::subscribe`]).
+    /// Sends `message` to every subscriber of `topic` (see [`Connection::subscribe`];
+    /// [`Connection::publish_peers`] leaves out the sender).
     pub async fn publish(&self, topic: &str, message: impl Into<Message>) -> Delivery {
         self.hub
             .fan_out(Scope::Topic(topic), message.into(), None)

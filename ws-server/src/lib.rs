@@ -111,7 +111,7 @@ pub use tokio_rustls::rustls;
 /// `Server::builder().registered_routes()` to `addr` and runs it until Ctrl-C, then shuts
 /// down gracefully (close 1001 to everyone). Before awaiting, [`Serve::state`] adds
 /// server-wide state, [`Serve::handle`] gives a [`ServerHandle`], and
-/// [`Serve::with_shutdown`] replaces Ctrl-C. The address is anything
+/// [`Serve::with_graceful_shutdown`] replaces Ctrl-C. The address is anything
 /// [`tokio::net::ToSocketAddrs`] takes; a string literal is checked at compile time.
 ///
 /// ```no_run
@@ -138,17 +138,20 @@ pub use ws_macros::serve;
 ///
 /// | option | value | see |
 /// | --- | --- | --- |
-/// | `max_payload`, `max_frames`, `max_message` | positive integer | [`Limits`] |
-/// | `max_queue` | positive integer (bytes) | [`Backpressure`] |
+/// | `max_payload` | positive integer (bytes) | [`Limits::with_max_payload`] |
+/// | `max_frames` | positive integer | [`Limits::with_max_frames`] |
+/// | `max_message` | positive integer (bytes) | [`Limits::with_max_message`] |
+/// | `max_queue` | positive integer (bytes) | [`Backpressure::with_max_queue`] |
 /// | `slow_consumer` | `"close"`, `"drop"` or `"wait"` | [`SlowConsumer`] |
-/// | `ping_interval`, `idle_timeout` | duration like `"250ms"`, `"30s"`, `"5m"`, `"1h"`, or `"off"` | [`Heartbeat`] |
-/// | `pong_timeout` | duration | [`Heartbeat`] |
+/// | `ping_interval` | duration like `"250ms"`, `"30s"`, `"5m"`, `"1h"`, or `"off"` | [`Heartbeat::with_ping_interval`] |
+/// | `pong_timeout` | duration | [`Heartbeat::with_pong_timeout`] |
+/// | `idle_timeout` | duration, or `"off"` | [`Heartbeat::with_idle_timeout`] |
 /// | `compression` | `"on"`, `"off"` or `"client-takeover"` | [`Compression`] |
-/// | `compress_threshold` | integer (bytes) | [`Compression::threshold`] |
-/// | `window_bits` | 9 to 15 | [`Compression::window_bits`] |
+/// | `compress_threshold` | integer (bytes) | [`Compression::with_threshold`] |
+/// | `window_bits` | 9 to 15 | [`Compression::with_window_bits`] |
 /// | `origins` | `"same-host"`, `"any"` or a list like `["https://app.example.com"]` | [`Origins`] |
 /// | `protocols` | a list like `["chat.v2", "chat.v1"]`, preferred first | [`Subprotocols`] |
-/// | `allow_no_protocol` | `true` or `false` | [`Subprotocols::allow_none`] |
+/// | `allow_no_protocol` | `true` or `false` | [`Subprotocols::with_allow_none`] |
 /// | `max_connections` | positive integer (over it: 503) | [`Builder::max_connections`] |
 ///
 /// ```

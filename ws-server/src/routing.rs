@@ -7,9 +7,9 @@ use hyper::body::Incoming;
 
 use crate::{
     Handler, ResourceConfig,
-    conn::Settings,
+    config::ResourceSettings,
     registry::Members,
-    upgrade::{HandshakePolicy, ResourceCount, ResponseFuture, UpgradeContext, upgrade_to},
+    upgrade::{ResourceCount, ResponseFuture, UpgradeContext, upgrade_to},
 };
 
 /// A resource as registered: its path, settings and the upgrade entry point monomorphised
@@ -72,8 +72,7 @@ pub(crate) fn registered() -> impl Iterator<Item = Route> {
 #[derive(Debug)]
 pub(crate) struct Entry {
     pub(crate) route: Route,
-    pub(crate) settings: Settings,
-    pub(crate) policy: HandshakePolicy,
+    pub(crate) settings: ResourceSettings,
     /// The live connections at this path.
     pub(crate) members: Arc<Members>,
     /// Connections admitted here and not yet ended.
@@ -87,14 +86,13 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// Builds the table; `defaults` and `policy` supply what a resource leaves unset.
+    /// Builds the table; `defaults` supply what a resource leaves unset.
     ///
     /// # Errors
     /// `InvalidInput` naming both handler types when two resources claim one path.
     pub(crate) fn new(
         routes: impl IntoIterator<Item = Route>,
-        defaults: Settings,
-        policy: HandshakePolicy,
+        defaults: ResourceSettings,
     ) -> io::Result<Router> {
         let mut by_path: HashMap<&'static str, Entry> = HashMap::new();
         for route in routes {
@@ -112,26 +110,12 @@ impl Router {
                     ),
                 ));
             }
-            let settings = Settings {
-                limits: route.config.limits(defaults.limits),
-                backpressure: route.config.backpressure(defaults.backpressure),
-                heartbeat: route.config.heartbeat(defaults.heartbeat),
-                compression: route.config.compression_settings(defaults.compression),
-                ..defaults
-            };
-            let policy = HandshakePolicy {
-                origins: route.config.origin_policy(policy.origins),
-                protocols: route.config.subprotocols(policy.protocols),
-                max_connections: route.config.connection_limit(),
-            };
-            let members = Arc::new(Members::new(route.path()));
             by_path.insert(
                 route.path(),
                 Entry {
                     route,
-                    settings,
-                    policy,
-                    members,
+                    settings: route.config.over(defaults),
+                    members: Arc::new(Members::new(route.path())),
                     count: Arc::default(),
                 },
             );

@@ -15,7 +15,7 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A server for every `#[ws_resource]` in the program, not yet started: what
 /// [`serve!`](crate::serve) returns. Await it to run the server; it shuts down gracefully
-/// on Ctrl-C unless [`with_shutdown`](Serve::with_shutdown) says otherwise.
+/// on Ctrl-C unless [`with_graceful_shutdown`](Serve::with_graceful_shutdown) says otherwise.
 ///
 /// ```no_run
 /// use ws_server::{Handler, serve, ws_resource};
@@ -71,7 +71,7 @@ impl<A: ToSocketAddrs + Send + 'static> Serve<A> {
     /// # async fn run() -> std::io::Result<()> {
     /// use ws_server::{Limits, serve};
     /// serve!("127.0.0.1:9001")
-    ///     .configure(|builder| builder.limits(Limits::DEFAULT.max_message(1 << 16)))
+    ///     .configure(|builder| builder.limits(Limits::DEFAULT.with_max_message(1 << 16)))
     ///     .await
     /// # }
     /// # let _ = run;
@@ -82,7 +82,10 @@ impl<A: ToSocketAddrs + Send + 'static> Serve<A> {
     }
 
     /// Shuts down gracefully when `signal` resolves, instead of on Ctrl-C.
-    pub fn with_shutdown(mut self, signal: impl Future<Output = ()> + Send + 'static) -> Serve<A> {
+    pub fn with_graceful_shutdown(
+        mut self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> Serve<A> {
         self.shutdown = Some(Box::pin(signal));
         self
     }
@@ -101,7 +104,7 @@ impl<A: ToSocketAddrs + Send + 'static> IntoFuture for Serve<A> {
         Box::pin(async move {
             let server = self.builder.bind(self.addr).await?;
             let signal = self.shutdown.unwrap_or_else(|| Box::pin(ctrl_c()));
-            server.run_until(signal).await
+            server.with_graceful_shutdown(signal).await
         })
     }
 }

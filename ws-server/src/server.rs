@@ -13,9 +13,10 @@ use tokio::{
 };
 use tracing::{debug, error, info};
 
+use bytes::Bytes;
+
 use crate::{
     ServerHandle,
-    builder::{Builder, Fallback},
     rejection::{Body, plain_response},
     routing::Router,
     upgrade::{Admissions, UpgradeContext},
@@ -62,7 +63,7 @@ const MIN_HEAD_BUFFER: usize = 8 * 1024;
 /// # async fn start() -> std::io::Result<()> {
 /// let server = Server::builder().route::<Echo>().bind("127.0.0.1:0").await?;
 /// println!("listening on {}", server.local_addr()?);
-/// server.run_until(async { let _ = tokio::signal::ctrl_c().await; }).await
+/// server.with_graceful_shutdown(async { let _ = tokio::signal::ctrl_c().await; }).await
 /// # }
 /// # let _ = start;
 /// ```
@@ -80,16 +81,13 @@ pub(crate) struct ServerShared {
     pub(crate) fallback: Option<Fallback>,
     pub(crate) admissions: Arc<Admissions>,
     pub(crate) http: HttpLimits,
+    /// How long to wait for the peer's close frame after sending one.
+    pub(crate) close_timeout: Duration,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::TlsConfig>,
 }
 
 impl Server {
-    /// A builder with no resources and default settings.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
     pub(crate) fn new(listener: TcpListener, shared: Arc<ServerShared>) -> Server {
         Server { listener, shared }
     }
@@ -116,7 +114,7 @@ impl Server {
     /// # Errors
     /// As [`TcpListener::local_addr`]; nothing after the server started.
     pub async fn run(self) -> io::Result<()> {
-        self.run_until(std::future::pending()).await
+        self.with_graceful_shutdown(std::future::pending()).await
     }
 
     /// Like [`run`](Server::run), and also shuts down gracefully when `signal` resolves
@@ -124,7 +122,7 @@ impl Server {
     ///
     /// # Errors
     /// As [`run`](Server::run).
-    pub async fn run_until(self, signal: impl Future<Output = ()>) -> io::Result<()> {
+    pub async fn with_graceful_shutdown(self, signal: impl Future<Output = ()>) -> io::Result<()> {
         let paths: Vec<_> = self.shared.router.paths().collect();
         info!(addr = %self.listener.local_addr()?, ?paths, "WebSocket server listening");
         let hub = self.shared.server.hub().clone();
@@ -230,11 +228,29 @@ async fn route_request(
     let cx = UpgradeContext {
         peer,
         settings: entry.settings,
-        policy: entry.policy,
+        close_timeout: shared.close_timeout,
         server: shared.server.clone(),
         members: entry.members.clone(),
         admissions: shared.admissions.clone(),
         count: entry.count.clone(),
     };
     entry.route.upgrade(request, cx).await
+}
+
+type Answer = dyn Fn(&http::request::Parts) -> http::Response<Bytes> + Send + Sync;
+
+/// The answer to plain HTTP requests outside the resources.
+#[derive(Clone)]
+pub(crate) struct Fallback(pub(crate) Arc<Answer>);
+
+impl Fallback {
+    pub(crate) fn answer(&self, request: &http::request::Parts) -> http::Response<Bytes> {
+        (self.0)(request)
+    }
+}
+
+impl std::fmt::Debug for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Fallback")
+    }
 }

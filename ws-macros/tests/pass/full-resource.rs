@@ -63,26 +63,25 @@ fn main() {
     use ws_server::Resource;
     assert_eq!(Chat::PATH, "/chat/room-1");
     assert_eq!(Minimal::PATH, "/minimal");
-    let server = ws_server::Backpressure::DEFAULT;
-    let ticker = Ticker::CONFIG.backpressure(server);
-    assert_eq!(ticker.max_queue_len(), 262144);
-    assert_eq!(ticker.slow_consumer(), ws_server::SlowConsumer::Drop);
-    let heartbeat = Ticker::CONFIG.heartbeat(ws_server::Heartbeat::DEFAULT);
-    assert_eq!(heartbeat.ping_every(), Some(std::time::Duration::from_secs(15)));
-    assert_eq!(heartbeat.pong_deadline(), std::time::Duration::from_millis(500));
-    assert_eq!(heartbeat.idle_after(), None);
-    assert!(!Ticker::CONFIG.compression_settings(ws_server::Compression::DEFAULT).is_enabled());
-    let heartbeat = Slow::CONFIG.heartbeat(ws_server::Heartbeat::DEFAULT);
-    assert_eq!(heartbeat.ping_every(), None);
-    assert_eq!(heartbeat.idle_after(), Some(std::time::Duration::from_secs(7200)));
-    assert_eq!(Slow::CONFIG.backpressure(server).slow_consumer(), ws_server::SlowConsumer::Wait);
-    let compression = Slow::CONFIG.compression_settings(ws_server::Compression::OFF);
-    assert!(compression.is_enabled() && compression.allows_client_context_takeover());
-    assert_eq!((compression.threshold_len(), compression.window_bits_value()), (0, 10));
+    use std::time::Duration;
+    let ticker = Ticker::CONFIG;
+    assert_eq!(ticker.max_queue(), Some(262144));
+    assert_eq!(ticker.slow_consumer(), Some(ws_server::SlowConsumer::Drop));
+    assert_eq!(ticker.ping_interval(), Some(Some(Duration::from_secs(15))));
+    assert_eq!(ticker.pong_timeout(), Some(Duration::from_millis(500)));
+    assert_eq!(ticker.idle_timeout(), Some(None));
+    assert_eq!(ticker.compression(), Some(false));
+    let slow = Slow::CONFIG;
+    assert_eq!(slow.ping_interval(), Some(None));
+    assert_eq!(slow.idle_timeout(), Some(Some(Duration::from_secs(7200))));
+    assert_eq!(slow.slow_consumer(), Some(ws_server::SlowConsumer::Wait));
+    assert_eq!(slow.compression(), Some(true));
+    assert_eq!(slow.client_context_takeover(), Some(true));
+    assert_eq!((slow.compress_threshold(), slow.window_bits()), (Some(0), Some(10)));
     let addr = String::from("127.0.0.1:0");
     // Only type-checked: the servers are never started.
     let _by_expression = serve!(addr);
-    let _by_literal = serve!("localhost:9001").state(7u32).with_shutdown(async {});
+    let _by_literal = serve!("localhost:9001").state(7u32).with_graceful_shutdown(async {});
 }
 
 #[ws_resource(
@@ -105,6 +104,7 @@ impl Handler for Public {}
 
 const _: () = {
     use ws_server::{Origins, Resource};
-    assert!(matches!(Public::CONFIG.origin_policy(Origins::SameHost), Origins::Any));
-    assert!(Secure::CONFIG.connection_limit().is_some());
+    assert!(matches!(Public::CONFIG.origins(), Some(Origins::Any)));
+    assert!(matches!(Secure::CONFIG.max_connections(), Some(1000)));
+    assert!(matches!(Secure::CONFIG.allow_no_protocol(), Some(true)));
 };

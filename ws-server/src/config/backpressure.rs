@@ -10,7 +10,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use ws_server::{Backpressure, SlowConsumer};
-/// let policy = Backpressure::DEFAULT.policy(SlowConsumer::Drop);
+/// let policy = Backpressure::DEFAULT.with_slow_consumer(SlowConsumer::Drop);
 /// assert_eq!(policy.slow_consumer(), SlowConsumer::Drop);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,9 +45,9 @@ pub enum SlowConsumer {
 /// use ws_server::{Backpressure, SlowConsumer};
 ///
 /// let backpressure = Backpressure::DEFAULT
-///     .max_queue(256 * 1024)
-///     .grace(Duration::from_secs(1));
-/// assert_eq!(backpressure.max_queue_len(), 262144);
+///     .with_max_queue(256 * 1024)
+///     .with_grace(Duration::from_secs(1));
+/// assert_eq!(backpressure.max_queue(), 262144);
 /// assert_eq!(backpressure.slow_consumer(), SlowConsumer::Close);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,26 +66,26 @@ impl Backpressure {
     };
 
     /// The most bytes (frame headers included) queued for one connection. Default 1 MiB.
-    pub const fn max_queue(mut self, bytes: usize) -> Backpressure {
+    pub const fn with_max_queue(mut self, bytes: usize) -> Backpressure {
         self.max_queue = bytes;
         self
     }
 
     /// What happens to a message that does not fit. Default [`SlowConsumer::Close`].
-    pub const fn policy(mut self, policy: SlowConsumer) -> Backpressure {
+    pub const fn with_slow_consumer(mut self, policy: SlowConsumer) -> Backpressure {
         self.policy = policy;
         self
     }
 
     /// Under [`SlowConsumer::Close`], how long a slow connection's queue may take to drain
     /// before the queue is dropped and the close is sent. Default 5 seconds.
-    pub const fn grace(mut self, grace: Duration) -> Backpressure {
+    pub const fn with_grace(mut self, grace: Duration) -> Backpressure {
         self.grace = grace;
         self
     }
 
     /// The queue bound in bytes.
-    pub const fn max_queue_len(&self) -> usize {
+    pub const fn max_queue(&self) -> usize {
         self.max_queue
     }
 
@@ -95,7 +95,7 @@ impl Backpressure {
     }
 
     /// The grace period.
-    pub const fn grace_period(&self) -> Duration {
+    pub const fn grace(&self) -> Duration {
         self.grace
     }
 }

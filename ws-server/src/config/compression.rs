@@ -17,9 +17,9 @@
 ///
 /// ```
 /// use ws_server::Compression;
-/// let compression = Compression::DEFAULT.window_bits(12).threshold(1024);
-/// assert!(compression.is_enabled());
-/// assert_eq!((compression.window_bits_value(), compression.threshold_len()), (12, 1024));
+/// let compression = Compression::DEFAULT.with_window_bits(12).with_threshold(1024);
+/// assert!(compression.enabled());
+/// assert_eq!((compression.window_bits(), compression.threshold()), (12, 1024));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compression {
@@ -50,14 +50,14 @@ impl Compression {
     };
 
     /// Turns compression on or off.
-    pub const fn enabled(mut self, enabled: bool) -> Compression {
+    pub const fn with_enabled(mut self, enabled: bool) -> Compression {
         self.enabled = enabled;
         self
     }
 
     /// The server's window: 9 to 15 bits (zlib cannot compress with 8); clamped.
     /// The client's window is limited to the same size where the client allows it.
-    pub const fn window_bits(mut self, bits: u8) -> Compression {
+    pub const fn with_window_bits(mut self, bits: u8) -> Compression {
         let bits = clamp(bits, 9);
         self.window_bits = bits;
         self.client_window_bits = bits;
@@ -66,26 +66,26 @@ impl Compression {
 
     /// The most the client may use for its window, 8 to 15 bits (where the client lets the
     /// server choose); clamped.
-    pub const fn client_window_bits(mut self, bits: u8) -> Compression {
+    pub const fn with_client_window_bits(mut self, bits: u8) -> Compression {
         self.client_window_bits = clamp(bits, 8);
         self
     }
 
     /// Whether clients may keep their compression context between messages (better
     /// ratios, one inflater kept per connection). Default `false`.
-    pub const fn client_context_takeover(mut self, allowed: bool) -> Compression {
+    pub const fn with_client_context_takeover(mut self, allowed: bool) -> Compression {
         self.client_context_takeover = allowed;
         self
     }
 
     /// Messages shorter than this many bytes are sent uncompressed. Default 128.
-    pub const fn threshold(mut self, bytes: usize) -> Compression {
+    pub const fn with_threshold(mut self, bytes: usize) -> Compression {
         self.threshold = bytes;
         self
     }
 
     /// The zlib compression level, 1 (fast) to 9 (small); clamped. Default 1.
-    pub const fn level(mut self, level: u8) -> Compression {
+    pub const fn with_level(mut self, level: u8) -> Compression {
         self.level = if level < 1 {
             1
         } else if level > 9 {
@@ -97,32 +97,32 @@ impl Compression {
     }
 
     /// Whether compression is offered.
-    pub const fn is_enabled(&self) -> bool {
+    pub const fn enabled(&self) -> bool {
         self.enabled
     }
 
     /// The server's window size in bits.
-    pub const fn window_bits_value(&self) -> u8 {
+    pub const fn window_bits(&self) -> u8 {
         self.window_bits
     }
 
     /// The client's largest window size in bits.
-    pub const fn client_window_bits_value(&self) -> u8 {
+    pub const fn client_window_bits(&self) -> u8 {
         self.client_window_bits
     }
 
     /// Whether clients may keep their context.
-    pub const fn allows_client_context_takeover(&self) -> bool {
+    pub const fn client_context_takeover(&self) -> bool {
         self.client_context_takeover
     }
 
     /// The size under which messages go uncompressed.
-    pub const fn threshold_len(&self) -> usize {
+    pub const fn threshold(&self) -> usize {
         self.threshold
     }
 
     /// The compression level.
-    pub const fn level_value(&self) -> u8 {
+    pub const fn level(&self) -> u8 {
         self.level
     }
 }

@@ -44,7 +44,7 @@ pub enum Origins {
 /// assert_eq!(CHAT.select(["chat.v1"]), Ok(Some("chat.v1")));
 /// assert_eq!(CHAT.select([]), Ok(None));
 /// assert!(CHAT.select(["mqtt"]).is_err());
-/// assert_eq!(CHAT.allow_none(true).select(["mqtt"]), Ok(None));
+/// assert_eq!(CHAT.with_allow_none(true).select(["mqtt"]), Ok(None));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Subprotocols {
@@ -73,13 +73,13 @@ impl Subprotocols {
     }
 
     /// Whether a client offering only unsupported protocols may proceed without one.
-    pub const fn allow_none(mut self, allowed: bool) -> Subprotocols {
+    pub const fn with_allow_none(mut self, allowed: bool) -> Subprotocols {
         self.allow_none = allowed;
         self
     }
 
     /// Whether a client offering only unsupported protocols may proceed without one.
-    pub const fn allows_none(&self) -> bool {
+    pub const fn allow_none(&self) -> bool {
         self.allow_none
     }
 
@@ -111,5 +111,44 @@ impl Subprotocols {
             None if offered.is_empty() || self.allow_none => Ok(None),
             None => Err(NoCommonProtocol),
         }
+    }
+}
+
+/// Who may open a connection to a resource: the origin policy, the subprotocols, and how
+/// many connections may be open at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Handshake {
+    pub(crate) origins: Origins,
+    pub(crate) subprotocols: Subprotocols,
+    pub(crate) max_connections: Option<usize>,
+}
+
+impl Handshake {
+    pub(crate) const DEFAULT: Handshake = Handshake {
+        origins: Origins::SameHost,
+        subprotocols: Subprotocols::NONE,
+        max_connections: None,
+    };
+
+    pub(crate) const fn with_origins(mut self, origins: Origins) -> Handshake {
+        self.origins = origins;
+        self
+    }
+
+    /// These protocols, keeping whether a client may proceed without one.
+    pub(crate) const fn with_protocols(mut self, list: &'static [&'static str]) -> Handshake {
+        let allow_none = self.subprotocols.allow_none();
+        self.subprotocols = Subprotocols::new(list).with_allow_none(allow_none);
+        self
+    }
+
+    pub(crate) const fn with_allow_no_protocol(mut self, allowed: bool) -> Handshake {
+        self.subprotocols = self.subprotocols.with_allow_none(allowed);
+        self
+    }
+
+    pub(crate) const fn with_max_connections(mut self, connections: usize) -> Handshake {
+        self.max_connections = Some(connections);
+        self
     }
 }

@@ -14,21 +14,17 @@ use std::time::Duration;
 /// with [`Builder::heartbeat`](crate::Builder::heartbeat).
 ///
 /// A connection's deadlines (these, the close handshake's and a slow consumer's grace) are
-/// kept apart from the runtime's own timer, so that the runtime serving the connections
-/// parks without a timeout when it has nothing to do: on Linux on a timerfd that the runtime
-/// polls like a socket (one per thread that runs connections, watched by a task on it),
-/// elsewhere on one timer thread for the whole process. A connection opened while its
-/// runtime's clock is paused (`tokio::time::pause`, in tests) keeps them on that runtime's
-/// timer instead: they follow the paused clock, and a 10-minute idle timeout fires as soon
-/// as the runtime is idle.
+/// one tokio timer per connection, set for the earliest; a connection without any (no
+/// pings, no idle timeout) has none. Under `tokio::time::pause` (in tests) they follow the
+/// paused clock, so a 10-minute idle timeout fires as soon as the runtime is idle.
 ///
 /// ```
 /// use std::time::Duration;
 /// use ws_server::Heartbeat;
 ///
-/// let heartbeat = Heartbeat::DEFAULT.idle_timeout(Some(Duration::from_secs(600)));
-/// assert_eq!(heartbeat.ping_every(), Some(Duration::from_secs(30)));
-/// assert_eq!(heartbeat.idle_after(), Some(Duration::from_secs(600)));
+/// let heartbeat = Heartbeat::DEFAULT.with_idle_timeout(Some(Duration::from_secs(600)));
+/// assert_eq!(heartbeat.ping_interval(), Some(Duration::from_secs(30)));
+/// assert_eq!(heartbeat.idle_timeout(), Some(Duration::from_secs(600)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Heartbeat {
@@ -46,35 +42,35 @@ impl Heartbeat {
     };
 
     /// How often to ping; `None` sends no pings. Default 30 seconds.
-    pub const fn ping_interval(mut self, interval: Option<Duration>) -> Heartbeat {
+    pub const fn with_ping_interval(mut self, interval: Option<Duration>) -> Heartbeat {
         self.ping_interval = interval;
         self
     }
 
     /// How long a ping may wait for its pong. Default 20 seconds.
-    pub const fn pong_timeout(mut self, timeout: Duration) -> Heartbeat {
+    pub const fn with_pong_timeout(mut self, timeout: Duration) -> Heartbeat {
         self.pong_timeout = timeout;
         self
     }
 
     /// How long the peer may send no message; `None` (the default) for no limit.
-    pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> Heartbeat {
+    pub const fn with_idle_timeout(mut self, timeout: Option<Duration>) -> Heartbeat {
         self.idle_timeout = timeout;
         self
     }
 
     /// The ping interval.
-    pub const fn ping_every(&self) -> Option<Duration> {
+    pub const fn ping_interval(&self) -> Option<Duration> {
         self.ping_interval
     }
 
     /// The pong deadline.
-    pub const fn pong_deadline(&self) -> Duration {
+    pub const fn pong_timeout(&self) -> Duration {
         self.pong_timeout
     }
 
     /// The idle timeout.
-    pub const fn idle_after(&self) -> Option<Duration> {
+    pub const fn idle_timeout(&self) -> Option<Duration> {
         self.idle_timeout
     }
 }

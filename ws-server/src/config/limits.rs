@@ -9,9 +9,9 @@
 ///
 /// ```
 /// use ws_server::Limits;
-/// let limits = Limits::DEFAULT.max_payload(64 * 1024).max_frames(16);
-/// assert_eq!(limits.max_payload_len(), 65536);
-/// assert_eq!(limits.max_message_len(), Limits::DEFAULT.max_message_len());
+/// let limits = Limits::DEFAULT.with_max_payload(64 * 1024).with_max_frames(16);
+/// assert_eq!(limits.max_payload(), 65536);
+/// assert_eq!(limits.max_message(), Limits::DEFAULT.max_message());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -29,19 +29,19 @@ impl Limits {
     };
 
     /// The largest payload of one frame, in bytes. Default 1 MiB.
-    pub const fn max_payload(mut self, bytes: usize) -> Limits {
+    pub const fn with_max_payload(mut self, bytes: usize) -> Limits {
         self.max_payload = bytes;
         self
     }
 
     /// The most frames one message may arrive in, the first frame included. Default 1024.
-    pub const fn max_frames(mut self, frames: usize) -> Limits {
+    pub const fn with_max_frames(mut self, frames: usize) -> Limits {
         self.max_frames = frames;
         self
     }
 
     /// The largest reassembled message, in bytes. Default 4 MiB.
-    pub const fn max_message(mut self, bytes: usize) -> Limits {
+    pub const fn with_max_message(mut self, bytes: usize) -> Limits {
         self.max_message = bytes;
         self
     }
@@ -53,17 +53,17 @@ impl Limits {
     }
 
     /// The frame payload limit.
-    pub const fn max_payload_len(&self) -> usize {
+    pub const fn max_payload(&self) -> usize {
         self.max_payload
     }
 
     /// The frames-per-message limit.
-    pub const fn max_frame_count(&self) -> usize {
+    pub const fn max_frames(&self) -> usize {
         self.max_frames
     }
 
     /// The message size limit.
-    pub const fn max_message_len(&self) -> usize {
+    pub const fn max_message(&self) -> usize {
         self.max_message
     }
 }

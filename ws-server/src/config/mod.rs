@@ -10,7 +10,9 @@ mod resource;
 
 pub use backpressure::{Backpressure, SlowConsumer};
 pub use compression::Compression;
+pub(crate) use handshake::Handshake;
 pub use handshake::{NoCommonProtocol, Origins, Subprotocols};
 pub use heartbeat::Heartbeat;
 pub use limits::Limits;
 pub use resource::ResourceConfig;
+pub(crate) use resource::ResourceSettings;

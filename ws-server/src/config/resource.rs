@@ -1,240 +1,196 @@
-//! A resource's own settings, which override the server-wide ones.
+//! A resource's own settings, which override the server-wide ones. The table at the end
+//! of this file is where each `#[ws_resource]` option is defined: its type and which
+//! setting it changes.
 
 use std::time::Duration;
 
-use super::{Backpressure, Compression, Heartbeat, Limits, Origins, SlowConsumer, Subprotocols};
+use super::{Backpressure, Compression, Handshake, Heartbeat, Limits, Origins, SlowConsumer};
 
-/// A resource's own settings, as `#[ws_resource]` writes them: every value left out falls
-/// back to the server-wide one.
-///
-/// ```
-/// use ws_server::{Limits, ResourceConfig};
-/// const CONFIG: ResourceConfig = ResourceConfig::new().max_frames(16);
-/// let server_wide = Limits::DEFAULT.max_payload(1000);
-/// let limits = CONFIG.limits(server_wide);
-/// assert_eq!((limits.max_payload_len(), limits.max_frame_count()), (1000, 16));
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ResourceConfig {
-    max_payload: Option<usize>,
-    max_frames: Option<usize>,
-    max_message: Option<usize>,
-    max_queue: Option<usize>,
-    slow_consumer: Option<SlowConsumer>,
-    ping_interval: Option<Option<Duration>>,
-    pong_timeout: Option<Duration>,
-    idle_timeout: Option<Option<Duration>>,
-    compression: Option<bool>,
-    client_context_takeover: Option<bool>,
-    compress_threshold: Option<usize>,
-    window_bits: Option<u8>,
-    origins: Option<Origins>,
-    protocols: Option<&'static [&'static str]>,
-    allow_no_protocol: Option<bool>,
-    max_connections: Option<usize>,
+/// Everything that governs a resource's handshakes and connections: the server-wide
+/// values, with a resource's own on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ResourceSettings {
+    pub(crate) limits: Limits,
+    pub(crate) backpressure: Backpressure,
+    pub(crate) heartbeat: Heartbeat,
+    pub(crate) compression: Compression,
+    pub(crate) handshake: Handshake,
 }
 
-impl ResourceConfig {
-    /// No settings of its own.
-    pub const fn new() -> ResourceConfig {
-        ResourceConfig {
-            max_payload: None,
-            max_frames: None,
-            max_message: None,
-            max_queue: None,
-            slow_consumer: None,
-            ping_interval: None,
-            pong_timeout: None,
-            idle_timeout: None,
-            compression: None,
-            client_context_takeover: None,
-            compress_threshold: None,
-            window_bits: None,
-            origins: None,
-            protocols: None,
-            allow_no_protocol: None,
-            max_connections: None,
+impl ResourceSettings {
+    /// The defaults of every setting.
+    pub(crate) const DEFAULT: ResourceSettings = ResourceSettings {
+        limits: Limits::DEFAULT,
+        backpressure: Backpressure::DEFAULT,
+        heartbeat: Heartbeat::DEFAULT,
+        compression: Compression::DEFAULT,
+        handshake: Handshake::DEFAULT,
+    };
+}
+
+/// Defines [`ResourceConfig`] from the table of options below: a field and a `with_`
+/// setter each, and how it applies to [`ResourceSettings`].
+macro_rules! resource_options {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident, $setter:ident: $ty:ty => $section:ident.$apply:ident;
+    )*) => {
+        /// A resource's own settings, as `#[ws_resource]` writes them: every value left out
+        /// falls back to the server-wide one (see [`Builder`](crate::Builder)).
+        ///
+        /// ```
+        /// use ws_server::ResourceConfig;
+        /// const CONFIG: ResourceConfig = ResourceConfig::new().with_max_frames(16);
+        /// # let _ = CONFIG;
+        /// ```
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct ResourceConfig {
+            $($name: Option<$ty>,)*
         }
-    }
 
-    /// Sets which browser origins may connect to this resource.
-    pub const fn origins(mut self, origins: Origins) -> ResourceConfig {
-        self.origins = Some(origins);
-        self
-    }
+        impl ResourceConfig {
+            /// No settings of its own.
+            pub const fn new() -> ResourceConfig {
+                ResourceConfig { $($name: None,)* }
+            }
 
-    /// Sets the subprotocols this resource speaks, most preferred first.
-    pub const fn protocols(mut self, protocols: &'static [&'static str]) -> ResourceConfig {
-        self.protocols = Some(protocols);
-        self
-    }
+            $(
+                $(#[doc = $doc])*
+                pub const fn $setter(mut self, value: $ty) -> ResourceConfig {
+                    self.$name = Some(value);
+                    self
+                }
 
-    /// Lets clients offering only unsupported subprotocols connect without one.
-    pub const fn allow_no_protocol(mut self, allowed: bool) -> ResourceConfig {
-        self.allow_no_protocol = Some(allowed);
-        self
-    }
+                #[doc = concat!("This resource's own `", stringify!($name), "`, if it sets one.")]
+                pub const fn $name(&self) -> Option<$ty> {
+                    self.$name
+                }
+            )*
 
-    /// Caps the open connections of this resource.
-    pub const fn max_connections(mut self, connections: usize) -> ResourceConfig {
-        self.max_connections = Some(connections);
-        self
-    }
+            /// These settings on top of `settings`.
+            pub(crate) fn over(&self, mut settings: ResourceSettings) -> ResourceSettings {
+                $(
+                    if let Some(value) = self.$name {
+                        settings.$section = settings.$section.$apply(value);
+                    }
+                )*
+                settings
+            }
 
-    /// The origin policy in force: this resource's, else `server_wide`.
-    pub const fn origin_policy(&self, server_wide: Origins) -> Origins {
-        match self.origins {
-            Some(origins) => origins,
-            None => server_wide,
+            /// Every option's name.
+            #[cfg(test)]
+            pub(crate) const NAMES: &[&str] = &[$(stringify!($name)),*];
         }
-    }
+    };
+}
 
-    /// The subprotocols in force: this resource's values, else `server_wide`'s.
-    pub const fn subprotocols(&self, server_wide: Subprotocols) -> Subprotocols {
-        let mut protocols = match self.protocols {
-            Some(list) => Subprotocols::new(list).allow_none(server_wide.allows_none()),
-            None => server_wide,
+resource_options! {
+    /// `max_payload = N`: bytes in one frame; see [`Limits::with_max_payload`].
+    max_payload, with_max_payload: usize => limits.with_max_payload;
+    /// `max_frames = N`: frames in one message; see [`Limits::with_max_frames`].
+    max_frames, with_max_frames: usize => limits.with_max_frames;
+    /// `max_message = N`: bytes in one message; see [`Limits::with_max_message`].
+    max_message, with_max_message: usize => limits.with_max_message;
+    /// `max_queue = N`: bytes queued to send; see [`Backpressure::with_max_queue`].
+    max_queue, with_max_queue: usize => backpressure.with_max_queue;
+    /// `slow_consumer = "close" | "drop" | "wait"`; see [`SlowConsumer`].
+    slow_consumer, with_slow_consumer: SlowConsumer => backpressure.with_slow_consumer;
+    /// `ping_interval = "30s" | "off"`; see [`Heartbeat::with_ping_interval`].
+    ping_interval, with_ping_interval: Option<Duration> => heartbeat.with_ping_interval;
+    /// `pong_timeout = "20s"`; see [`Heartbeat::with_pong_timeout`].
+    pong_timeout, with_pong_timeout: Duration => heartbeat.with_pong_timeout;
+    /// `idle_timeout = "5m" | "off"`; see [`Heartbeat::with_idle_timeout`].
+    idle_timeout, with_idle_timeout: Option<Duration> => heartbeat.with_idle_timeout;
+    /// `compression = "on" | "off"`; see [`Compression::with_enabled`].
+    compression, with_compression: bool => compression.with_enabled;
+    /// `compression = "client-takeover"` sets this and the above; see
+    /// [`Compression::with_client_context_takeover`].
+    client_context_takeover, with_client_context_takeover: bool
+        => compression.with_client_context_takeover;
+    /// `compress_threshold = N`; see [`Compression::with_threshold`].
+    compress_threshold, with_compress_threshold: usize => compression.with_threshold;
+    /// `window_bits = N`, 9 to 15; see [`Compression::with_window_bits`].
+    window_bits, with_window_bits: u8 => compression.with_window_bits;
+    /// `origins = "same-host" | "any" | ["https://app.example.com"]`; see [`Origins`].
+    origins, with_origins: Origins => handshake.with_origins;
+    /// `protocols = ["chat.v2", "chat.v1"]`; see [`Subprotocols`](crate::Subprotocols).
+    protocols, with_protocols: &'static [&'static str] => handshake.with_protocols;
+    /// `allow_no_protocol = true`; see
+    /// [`Subprotocols::with_allow_none`](crate::Subprotocols::with_allow_none).
+    allow_no_protocol, with_allow_no_protocol: bool => handshake.with_allow_no_protocol;
+    /// `max_connections = N`: open connections of this resource; see
+    /// [`Builder::max_connections`](crate::Builder::max_connections).
+    max_connections, with_max_connections: usize => handshake.with_max_connections;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resource_value_wins_and_the_rest_are_the_server_wide_ones() {
+        let server_wide = ResourceSettings {
+            limits: Limits::DEFAULT.with_max_payload(1000),
+            ..ResourceSettings::DEFAULT
         };
-        if let Some(allowed) = self.allow_no_protocol {
-            protocols = protocols.allow_none(allowed);
+        let settings = ResourceConfig::new()
+            .with_max_frames(16)
+            .with_protocols(&["chat"])
+            .with_allow_no_protocol(true)
+            .over(server_wide);
+        assert_eq!(settings.limits.max_payload(), 1000);
+        assert_eq!(settings.limits.max_frames(), 16);
+        assert_eq!(settings.handshake.subprotocols.supported(), ["chat"]);
+        assert!(settings.handshake.subprotocols.allow_none());
+        assert_eq!(settings.backpressure, Backpressure::DEFAULT);
+    }
+
+    #[test]
+    fn protocols_keep_the_server_wide_allowance_unless_the_resource_sets_its_own() {
+        let server_wide = ResourceSettings {
+            handshake: Handshake::DEFAULT.with_allow_no_protocol(true),
+            ..ResourceSettings::DEFAULT
+        };
+        let own = ResourceConfig::new().with_protocols(&["v2"]);
+        let subprotocols = own.over(server_wide).handshake.subprotocols;
+        assert_eq!(subprotocols.supported(), ["v2"]);
+        assert_eq!(subprotocols.select(["x"]), Ok(None));
+        let strict = own.with_allow_no_protocol(false).over(server_wide);
+        assert!(strict.handshake.subprotocols.select(["x"]).is_err());
+    }
+
+    /// The option names of a markdown table whose first column holds `` `name = ...` ``.
+    fn names_in_table(text: &str, header: &str) -> Vec<String> {
+        let table = text.split(header).nth(1).expect("the table");
+        table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.trim_start().starts_with('|') || line.contains("/// |"))
+            .filter_map(|line| line.split('`').nth(1))
+            .map(|cell| cell.split([' ', '=']).next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    /// README's table and the attribute's docs list every option, and only those: they
+    /// cannot drift from this file.
+    #[test]
+    fn the_docs_tables_list_every_option() {
+        // `client_context_takeover` is written as `compression = "client-takeover"`.
+        let mut options: Vec<&str> = ResourceConfig::NAMES
+            .iter()
+            .copied()
+            .filter(|name| *name != "client_context_takeover")
+            .collect();
+        options.sort_unstable();
+        let readme = include_str!("../../../README.md");
+        let lib = include_str!("../lib.rs");
+        for (what, mut names) in [
+            ("README", names_in_table(readme, "| option | meaning |")),
+            ("lib.rs", names_in_table(lib, "/// | option | value |")),
+        ] {
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names, options, "the options table of {what}");
         }
-        protocols
-    }
-
-    /// This resource's cap on open connections, if it sets one.
-    pub const fn connection_limit(&self) -> Option<usize> {
-        self.max_connections
-    }
-
-    /// Turns permessage-deflate on or off for this resource.
-    pub const fn compression(mut self, enabled: bool) -> ResourceConfig {
-        self.compression = Some(enabled);
-        self
-    }
-
-    /// Lets clients of this resource keep their compression context between messages.
-    pub const fn client_context_takeover(mut self, allowed: bool) -> ResourceConfig {
-        self.client_context_takeover = Some(allowed);
-        self
-    }
-
-    /// Sets the size under which this resource's messages go uncompressed.
-    pub const fn compress_threshold(mut self, bytes: usize) -> ResourceConfig {
-        self.compress_threshold = Some(bytes);
-        self
-    }
-
-    /// Sets the compression window of this resource, in bits (9 to 15).
-    pub const fn window_bits(mut self, bits: u8) -> ResourceConfig {
-        self.window_bits = Some(bits);
-        self
-    }
-
-    /// The compression settings in force: this resource's values, else `server_wide`'s.
-    pub const fn compression_settings(&self, server_wide: Compression) -> Compression {
-        let mut compression = server_wide;
-        if let Some(enabled) = self.compression {
-            compression = compression.enabled(enabled);
-        }
-        if let Some(allowed) = self.client_context_takeover {
-            compression = compression.client_context_takeover(allowed);
-        }
-        if let Some(bytes) = self.compress_threshold {
-            compression = compression.threshold(bytes);
-        }
-        if let Some(bits) = self.window_bits {
-            compression = compression.window_bits(bits);
-        }
-        compression
-    }
-
-    /// Sets the frame payload limit of this resource.
-    pub const fn max_payload(mut self, bytes: usize) -> ResourceConfig {
-        self.max_payload = Some(bytes);
-        self
-    }
-
-    /// Sets the frames-per-message limit of this resource.
-    pub const fn max_frames(mut self, frames: usize) -> ResourceConfig {
-        self.max_frames = Some(frames);
-        self
-    }
-
-    /// Sets the message size limit of this resource.
-    pub const fn max_message(mut self, bytes: usize) -> ResourceConfig {
-        self.max_message = Some(bytes);
-        self
-    }
-
-    /// Sets the outbound queue bound of this resource.
-    pub const fn max_queue(mut self, bytes: usize) -> ResourceConfig {
-        self.max_queue = Some(bytes);
-        self
-    }
-
-    /// Sets the slow-consumer policy of this resource.
-    pub const fn slow_consumer(mut self, policy: SlowConsumer) -> ResourceConfig {
-        self.slow_consumer = Some(policy);
-        self
-    }
-
-    /// Sets the ping interval of this resource (`None`: no pings).
-    pub const fn ping_interval(mut self, interval: Option<Duration>) -> ResourceConfig {
-        self.ping_interval = Some(interval);
-        self
-    }
-
-    /// Sets the pong deadline of this resource.
-    pub const fn pong_timeout(mut self, timeout: Duration) -> ResourceConfig {
-        self.pong_timeout = Some(timeout);
-        self
-    }
-
-    /// Sets the idle timeout of this resource (`None`: no limit).
-    pub const fn idle_timeout(mut self, timeout: Option<Duration>) -> ResourceConfig {
-        self.idle_timeout = Some(timeout);
-        self
-    }
-
-    /// The limits in force: this resource's values, else `server_wide`'s.
-    pub const fn limits(&self, server_wide: Limits) -> Limits {
-        let mut limits = server_wide;
-        if let Some(bytes) = self.max_payload {
-            limits = limits.max_payload(bytes);
-        }
-        if let Some(frames) = self.max_frames {
-            limits = limits.max_frames(frames);
-        }
-        if let Some(bytes) = self.max_message {
-            limits = limits.max_message(bytes);
-        }
-        limits
-    }
-
-    /// The outbound queue settings in force: this resource's values, else `server_wide`'s.
-    pub const fn backpressure(&self, server_wide: Backpressure) -> Backpressure {
-        let mut backpressure = server_wide;
-        if let Some(bytes) = self.max_queue {
-            backpressure = backpressure.max_queue(bytes);
-        }
-        if let Some(policy) = self.slow_consumer {
-            backpressure = backpressure.policy(policy);
-        }
-        backpressure
-    }
-
-    /// The heartbeat in force: this resource's values, else `server_wide`'s.
-    pub const fn heartbeat(&self, server_wide: Heartbeat) -> Heartbeat {
-        let mut heartbeat = server_wide;
-        if let Some(interval) = self.ping_interval {
-            heartbeat = heartbeat.ping_interval(interval);
-        }
-        if let Some(timeout) = self.pong_timeout {
-            heartbeat = heartbeat.pong_timeout(timeout);
-        }
-        if let Some(timeout) = self.idle_timeout {
-            heartbeat = heartbeat.idle_timeout(timeout);
-        }
-        heartbeat
     }
 }

@@ -151,8 +151,9 @@ impl Connection {
         self.inner.request.peer_addr()
     }
 
-    /// Whether a close frame has been queued (by either side); nothing more can be sent.
-    pub fn is_closed(&self) -> bool {
+    /// Whether the connection is closing or closed: a close frame was queued or received,
+    /// or the connection ended. Nothing more can be sent.
+    pub fn is_closing(&self) -> bool {
         self.inner.outbox.is_closing()
     }
 
@@ -258,7 +259,7 @@ impl fmt::Debug for Connection {
             .field("id", &self.inner.id)
             .field("path", &self.path())
             .field("peer_addr", &self.peer_addr())
-            .field("closed", &self.is_closed())
+            .field("closing", &self.is_closing())
             .finish()
     }
 }
@@ -286,13 +287,9 @@ impl Connection {
         peers
     }
 
-    /// Sends `message` to every live connection of this resource, this one included,
-    /// encoding it once.
-    pub async fn broadcast(&self, message: impl Into<Message>) -> Delivery {
-        self.broadcast_except(message.into(), None).await
-    }
-
-    /// Sends `message` to every other live connection of this resource, encoding it once.
+    /// Sends `message` to the other live connections of this resource (its
+    /// [`peers`](Connection::peers)), encoding it once. To reach this connection too, use
+    /// the server's [`broadcast_at`](ServerHandle::broadcast_at) with [`path`](Connection::path).
     ///
     /// ```
     /// use ws_server::{Connection, Handler, Text, ws_resource};
@@ -303,23 +300,14 @@ impl Connection {
     ///
     /// impl Handler for Relay {
     ///     async fn on_text(&mut self, conn: &Connection, text: Text) {
-    ///         let _ = conn.broadcast_to_peers(text).await;
+    ///         let _ = conn.broadcast_peers(text).await;
     ///     }
     /// }
     /// ```
-    pub async fn broadcast_to_peers(&self, message: impl Into<Message>) -> Delivery {
-        self.broadcast_except(message.into(), Some(self)).await
-    }
-
-    async fn broadcast_except(&self, message: Message, except: Option<&Connection>) -> Delivery {
-        self.server()
-            .hub()
-            .fan_out(
-                Scope::Path(self.members().path()),
-                message,
-                except.map(Connection::id),
-            )
-            .await
+    pub async fn broadcast_peers(&self, message: impl Into<Message>) -> Delivery {
+        let scope = Scope::Path(self.members().path());
+        let hub = self.server().hub();
+        hub.fan_out(scope, message.into(), Some(self.id())).await
     }
 }
 
@@ -389,26 +377,12 @@ impl Connection {
             .collect()
     }
 
-    /// Sends `message` to every subscriber of `topic`, this connection included if it is
-    /// one; see [`ServerHandle::publish`](crate::ServerHandle::publish).
-    pub async fn publish(&self, topic: &str, message: impl Into<Message>) -> Delivery {
-        self.publish_except(topic, message.into(), None).await
-    }
-
-    /// Sends `message` to every subscriber of `topic` except this connection.
-    pub async fn publish_to_others(&self, topic: &str, message: impl Into<Message>) -> Delivery {
-        self.publish_except(topic, message.into(), Some(self)).await
-    }
-
-    async fn publish_except(
-        &self,
-        topic: &str,
-        message: Message,
-        except: Option<&Connection>,
-    ) -> Delivery {
-        self.server()
-            .hub()
-            .fan_out(Scope::Topic(topic), message, except.map(Connection::id))
+    /// Sends `message` to the other subscribers of `topic`, encoding it once. To reach
+    /// every subscriber, this connection too, use the server's
+    /// [`publish`](ServerHandle::publish).
+    pub async fn publish_peers(&self, topic: &str, message: impl Into<Message>) -> Delivery {
+        let hub = self.server().hub();
+        hub.fan_out(Scope::Topic(topic), message.into(), Some(self.id()))
             .await
     }
 

@@ -161,7 +161,7 @@ impl Outbox {
             return Offer::Refused(SendError::SlowConsumer);
         }
         let bytes = self.bytes.load(Ordering::Acquire);
-        if bytes == 0 || bytes + frame.wire_len() <= self.backpressure.max_queue_len() {
+        if bytes == 0 || bytes + frame.wire_len() <= self.backpressure.max_queue() {
             self.enqueue(&mut state, frame);
             return Offer::Queued;
         }
@@ -340,7 +340,7 @@ impl Outbox {
 
     /// How long a slow consumer's queue may take to drain.
     pub(crate) fn grace(&self) -> std::time::Duration {
-        self.backpressure.grace_period()
+        self.backpressure.grace()
     }
 
     /// Drops every frame not yet taken by the task (a slow consumer's grace ran out);

@@ -91,8 +91,8 @@ mod tests {
     /// An outbox of 100 bytes under the wait policy, with 80 queued.
     async fn nearly_full() -> Outbox {
         let policy = Backpressure::DEFAULT
-            .max_queue(100)
-            .policy(SlowConsumer::Wait);
+            .with_max_queue(100)
+            .with_slow_consumer(SlowConsumer::Wait);
         let outbox = Outbox::new(policy, None);
         outbox.push(binary(80)).await.expect("fits");
         outbox

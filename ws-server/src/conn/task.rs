@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::{timeout, timeout_at},
@@ -29,7 +29,7 @@ use super::{
     writer::Writer,
 };
 use crate::{
-    Backpressure, CloseCode, Compression, Handler, Heartbeat, Limits, Message,
+    CloseCode, Handler, Heartbeat, Limits, Message,
     hub::SHUTDOWN_REASON,
     proto::{CloseFrame, Decoder, DeflateParams, Event, ProtocolError},
 };
@@ -40,19 +40,14 @@ pub(crate) struct Settings {
     pub(crate) limits: Limits,
     /// How long to wait for the peer's close frame once ours is sent.
     pub(crate) close_timeout: Duration,
-    pub(crate) backpressure: Backpressure,
     pub(crate) heartbeat: Heartbeat,
-    pub(crate) compression: Compression,
 }
 
-/// Runs a connection from the completed handshake to `on_close`.
-///
-/// `read_buf` holds bytes the client sent right after its handshake, which the HTTP layer
-/// had already read. `keep` (such as the counts of open connections) is dropped once
+/// Runs a connection from the completed handshake to `on_close`, over any `io` that
+/// carries its bytes. `keep` (such as the counts of open connections) is dropped once
 /// `on_close` has run.
 pub(crate) fn run<H, S, K>(
     io: S,
-    read_buf: Bytes,
     mut handler: H,
     conn: Connection,
     settings: Settings,
@@ -68,7 +63,7 @@ where
     conn.server().hub().register(&conn);
     let mut task = Task {
         io,
-        rbuf: BytesMut::from(&read_buf[..]),
+        rbuf: BytesMut::new(),
         decoder: Decoder::new(settings.limits).with_deflate(deflate),
         writer: Writer::default(),
         conn,
@@ -77,7 +72,6 @@ where
         phase: Phase::Open,
         waker: None,
     };
-    drop(read_buf);
     async move {
         let (code, reason) = task.drive(&mut handler).await;
         let conn = task.conn.clone();

@@ -61,9 +61,9 @@ impl Timers {
             heartbeat,
             close: None,
             grace: None,
-            ping: heartbeat.ping_every().map(|every| now + every),
+            ping: heartbeat.ping_interval().map(|every| now + every),
             pong: None,
-            idle_check: heartbeat.idle_after().map(|after| now + after),
+            idle_check: heartbeat.idle_timeout().map(|after| now + after),
             last_message: now,
         };
         timers.update();
@@ -176,7 +176,7 @@ impl Timers {
             self.pong = None;
             return (Some(Expired::Pong), false);
         }
-        if let (Some(check), Some(after)) = (self.idle_check, self.heartbeat.idle_after())
+        if let (Some(check), Some(after)) = (self.idle_check, self.heartbeat.idle_timeout())
             && check <= now
         {
             let idle_until = self.last_message + after;
@@ -187,12 +187,12 @@ impl Timers {
             self.idle_check = Some(idle_until);
         }
         let mut ping_due = false;
-        if let (Some(at), Some(every)) = (self.ping, self.heartbeat.ping_every())
+        if let (Some(at), Some(every)) = (self.ping, self.heartbeat.ping_interval())
             && at <= now
         {
             self.ping = Some(now + every);
             if self.pong.is_none() {
-                self.pong = Some(now + self.heartbeat.pong_deadline());
+                self.pong = Some(now + self.heartbeat.pong_timeout());
                 ping_due = true;
             }
         }

@@ -383,10 +383,10 @@ impl Decoder {
         if header.opcode.is_control() && header.payload_len > 125 {
             return Err(ProtocolError::ControlTooLong);
         }
-        if !header.opcode.is_control() && frame.len > limits.max_payload_len() {
+        if !header.opcode.is_control() && frame.len > limits.max_payload() {
             return Err(ProtocolError::PayloadTooLarge {
                 len: header.payload_len,
-                max: limits.max_payload_len(),
+                max: limits.max_payload(),
             });
         }
         if header.rsv2 || header.rsv3 {
@@ -430,15 +430,15 @@ impl Decoder {
                 (1, frame.len)
             }
         };
-        if frames > limits.max_frame_count() {
+        if frames > limits.max_frames() {
             return Err(ProtocolError::TooManyFrames {
-                max: limits.max_frame_count(),
+                max: limits.max_frames(),
             });
         }
         // A compressed message's limit applies to its inflated size, checked as it inflates.
-        if !frame.compressed && size > limits.max_message_len() {
+        if !frame.compressed && size > limits.max_message() {
             return Err(ProtocolError::MessageTooLarge {
-                max: limits.max_message_len(),
+                max: limits.max_message(),
             });
         }
         Ok(())
@@ -533,7 +533,7 @@ impl Decoder {
         let Some(params) = self.deflate else {
             return Err(ProtocolError::ReservedBits);
         };
-        let max = self.limits.max_message_len();
+        let max = self.limits.max_message();
         let bits = params.client_max_window_bits;
         let inflater = self.inflater.get_or_insert_with(|| Inflater::take(bits));
         let start = self.inflated.len();

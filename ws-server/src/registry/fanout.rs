@@ -8,7 +8,7 @@ use crate::{Connection, SendError, conn::Outgoing};
 ///
 /// ```no_run
 /// # async fn demo(server: ws_server::ServerHandle) {
-/// let delivery = server.broadcast("maintenance in 5 minutes").await;
+/// let delivery = server.broadcast_all("maintenance in 5 minutes").await;
 /// tracing::info!(queued = delivery.queued(), missed = delivery.missed(), "announced");
 /// # }
 /// # let _ = demo;

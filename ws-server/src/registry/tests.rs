@@ -64,7 +64,7 @@ async fn a_broadcast_is_compressed_once_per_window_size() {
     let text = "all the news that fits, all the news that fits. ".repeat(100);
     let payload = Bytes::from(text.clone());
 
-    assert_eq!(server.broadcast(payload.clone()).await.queued(), 9);
+    assert_eq!(server.broadcast_all(payload.clone()).await.queued(), 9);
     let first = |conns: &[Connection]| -> Vec<Bytes> {
         conns
             .iter()

@@ -1,49 +1,164 @@
-//! The HTTP/1.1 upgrade: request checks, the `accept` hook, the 101 answer and the hand-over
-//! of the socket to the connection task.
+//! The WebSocket upgrade, in three steps: [`negotiate`] decides from the request alone
+//! (its checks, origin, subprotocol, permessage-deflate, admission); then the handler's
+//! `accept` builds the per-connection value or refuses; then the connection's task runs
+//! over whatever carries the bytes once the 101 is sent.
 
 mod admission;
 mod checks;
 mod origin;
 mod rejection;
 
-use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc};
+use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::{body::Incoming, upgrade::Upgraded};
+use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
 
+use admission::Slot;
 pub(crate) use admission::{Admissions, ResourceCount};
 pub(crate) use rejection::HandshakeRejection;
 
 use crate::{
-    Connection, Handler, Origins, Request, ServerHandle, Subprotocols,
+    Compression, Connection, Handler, Rejection, Request, ServerHandle,
+    config::{Handshake, ResourceSettings},
     conn::{self, SendDeflate, Settings},
     proto::{DeflateParams, negotiate_deflate},
     registry::Members,
-    rejection::{Body, plain_response},
+    rejection::Body,
 };
-
-/// Who may connect to a resource, and how many.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct HandshakePolicy {
-    pub(crate) origins: Origins,
-    pub(crate) protocols: Subprotocols,
-    pub(crate) max_connections: Option<usize>,
-}
 
 /// What the HTTP layer knows when a request reaches a resource.
 pub(crate) struct UpgradeContext {
     pub(crate) server: ServerHandle,
     pub(crate) peer: SocketAddr,
-    pub(crate) settings: Settings,
-    pub(crate) policy: HandshakePolicy,
+    pub(crate) settings: ResourceSettings,
+    pub(crate) close_timeout: Duration,
     pub(crate) members: Arc<Members>,
     pub(crate) admissions: Arc<Admissions>,
     pub(crate) count: Arc<ResourceCount>,
+}
+
+/// The outcome of a negotiation that allows the upgrade.
+pub(crate) struct Negotiated {
+    accept_key: HeaderValue,
+    protocol: Option<&'static str>,
+    /// permessage-deflate's parameters and the response's extension header, if agreed.
+    deflate: Option<(DeflateParams, String)>,
+    /// The connection's place in the connection counts, held until it ends.
+    slot: Slot,
+}
+
+/// Why [`negotiate`] refused an upgrade: a malformed request (400, 426), or one the
+/// resource's policy refuses (403, 400, 429, 503).
+pub(crate) enum Refusal {
+    Malformed(HandshakeRejection),
+    Policy(Rejection),
+}
+
+impl Refusal {
+    pub(crate) fn into_response(self) -> Response<Body> {
+        match self {
+            Refusal::Malformed(rejection) => rejection.into_response(),
+            Refusal::Policy(rejection) => rejection.into_response(),
+        }
+    }
+}
+
+/// Step one: whether and how to upgrade, from the request and the resource's settings
+/// alone. Refusals are logged.
+pub(crate) fn negotiate<B>(
+    request: &http::Request<B>,
+    cx: &UpgradeContext,
+) -> Result<Negotiated, Refusal> {
+    let path = request.uri().path();
+    let peer = cx.peer;
+    let accept_key = checks::check(request).map_err(|rejection| {
+        info!(%peer, path, %rejection, "refused handshake");
+        Refusal::Malformed(rejection)
+    })?;
+    let Handshake {
+        origins,
+        subprotocols,
+        max_connections,
+    } = cx.settings.handshake;
+    let headers = request.headers();
+    if !origin::allowed(origins, headers) {
+        let origin = headers.get(header::ORIGIN);
+        info!(%peer, path, ?origin, "refused handshake: origin not allowed");
+        let refusal = Rejection::new(StatusCode::FORBIDDEN, "origin not allowed\n");
+        return Err(Refusal::Policy(refusal));
+    }
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .filter(|protocol| !protocol.is_empty());
+    let protocol = subprotocols.select(offered).map_err(|error| {
+        let offered = headers.get(header::SEC_WEBSOCKET_PROTOCOL);
+        info!(%peer, path, ?offered, "refused handshake: {error}");
+        Refusal::Policy(Rejection::new(
+            StatusCode::BAD_REQUEST,
+            format!("{error}\n"),
+        ))
+    })?;
+    let slot = cx
+        .admissions
+        .admit(&cx.count, max_connections, peer.ip())
+        .map_err(|rejection| {
+            warn!(%peer, path, status = %rejection.status(), "refused handshake: {}", rejection.body());
+            Refusal::Policy(rejection)
+        })?;
+    let compression = cx.settings.compression;
+    let deflate = compression
+        .enabled()
+        .then(|| {
+            let offers = headers
+                .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
+                .iter()
+                .filter_map(|value| value.to_str().ok());
+            negotiate_deflate(offers, &compression)
+        })
+        .flatten();
+    Ok(Negotiated {
+        accept_key,
+        protocol,
+        deflate,
+        slot,
+    })
+}
+
+impl Negotiated {
+    /// The 101 that completes the handshake.
+    fn response(&self) -> Response<Body> {
+        let mut response = Response::new(Full::new(Bytes::new()));
+        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        let headers = response.headers_mut();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, self.accept_key.clone());
+        let extensions = self.deflate.as_ref().map(|(_, header)| header.as_str());
+        if let Some(value) = extensions.and_then(|value| HeaderValue::from_str(value).ok()) {
+            headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
+        }
+        if let Some(value) = self.protocol.map(HeaderValue::from_static) {
+            headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
+        }
+        response
+    }
+}
+
+/// How this connection compresses what it sends, if it does.
+fn send_deflate(compression: Compression, params: DeflateParams) -> SendDeflate {
+    SendDeflate {
+        params,
+        threshold: compression.threshold(),
+        level: compression.level(),
+    }
 }
 
 pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
@@ -56,63 +171,19 @@ pub(crate) fn upgrade_to<H: Handler>(
     Box::pin(upgrade::<H>(request, cx))
 }
 
+/// The three steps for a request to resource `H`.
 async fn upgrade<H: Handler>(
     mut request: hyper::Request<Incoming>,
     cx: UpgradeContext,
 ) -> Response<Body> {
-    let accept_key = match checks::check(&request) {
-        Ok(key) => key,
-        Err(rejection) => {
-            info!(peer = %cx.peer, path = request.uri().path(), %rejection, "refused handshake");
-            return rejection.into_response();
-        }
-    };
-    let path = request.uri().path();
-    if !origin::allowed(cx.policy.origins, request.headers()) {
-        let origin = request.headers().get(header::ORIGIN);
-        info!(peer = %cx.peer, path, ?origin, "refused handshake: origin not allowed");
-        return plain_response(StatusCode::FORBIDDEN, "origin not allowed\n");
-    }
-    let offered = request
-        .headers()
-        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .map(str::trim)
-        .filter(|protocol| !protocol.is_empty());
-    let protocol = match cx.policy.protocols.select(offered) {
-        Ok(protocol) => protocol,
-        Err(error) => {
-            let offered = request.headers().get(header::SEC_WEBSOCKET_PROTOCOL);
-            info!(peer = %cx.peer, path, ?offered, "refused handshake: {error}");
-            return plain_response(StatusCode::BAD_REQUEST, format!("{error}\n"));
-        }
-    };
-    let slot = match cx
-        .admissions
-        .admit(&cx.count, cx.policy.max_connections, cx.peer.ip())
-    {
-        Ok(slot) => slot,
-        Err(rejection) => {
-            warn!(peer = %cx.peer, path, status = %rejection.status(), "refused handshake: {}", rejection.body());
-            return rejection.into_response();
-        }
-    };
-    let compression = cx.settings.compression;
-    let deflate = if compression.is_enabled() {
-        let offers = request
-            .headers()
-            .get_all(header::SEC_WEBSOCKET_EXTENSIONS)
-            .iter()
-            .filter_map(|value| value.to_str().ok());
-        negotiate_deflate(offers, &compression)
-    } else {
-        None
+    let negotiated = match negotiate(&request, &cx) {
+        Ok(negotiated) => negotiated,
+        Err(refusal) => return refusal.into_response(),
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let (parts, _body) = request.into_parts();
-    let request = Request::new(parts, cx.peer, cx.server.clone()).with_protocol(protocol);
+    let request =
+        Request::new(parts, cx.peer, cx.server.clone()).with_protocol(negotiated.protocol);
     let handler = match H::accept(&request).await {
         Ok(handler) => handler,
         Err(rejection) => {
@@ -120,90 +191,42 @@ async fn upgrade<H: Handler>(
             return rejection.into_response();
         }
     };
+    let response = negotiated.response();
+    let Negotiated { deflate, slot, .. } = negotiated;
+    let compression = cx.settings.compression;
     let hub = cx.server.hub();
     let conn = Connection::new(
         hub.next_conn_id(),
         request,
         cx.members,
         cx.settings.backpressure,
-        deflate.as_ref().map(|(params, _)| SendDeflate {
-            params: *params,
-            threshold: compression.threshold_len(),
-            level: compression.level_value(),
-        }),
+        deflate
+            .as_ref()
+            .map(|(params, _)| send_deflate(compression, *params)),
     );
-    let (params, extensions) = deflate.unzip();
-    let settings = cx.settings;
-    let task = hub.task_started();
+    let settings = Settings {
+        limits: cx.settings.limits,
+        close_timeout: cx.close_timeout,
+        heartbeat: cx.settings.heartbeat,
+    };
+    // Counted among the open connections until the connection has ended.
+    let keep = (hub.task_started(), slot);
     tokio::spawn(async move {
         match on_upgrade.await {
-            // Counted among the open connections until the connection has ended.
-            Ok(upgraded) => run_upgraded(upgraded, handler, conn, settings, params, (task, slot)),
+            Ok(upgraded) => {
+                let params = deflate.map(|(params, _)| params);
+                conn::run(
+                    TokioIo::new(upgraded),
+                    handler,
+                    conn,
+                    settings,
+                    params,
+                    keep,
+                )
+                .await;
+            }
             Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
         }
     });
-    switching_protocols(accept_key, extensions, protocol)
-}
-
-/// Starts the connection's task on the upgraded socket, unwrapped from hyper's box where
-/// its type is known (plain TCP, or TLS over TCP) so that reads and writes are direct
-/// calls. The task is the connection's driver alone, sized for it, not for this wait.
-fn run_upgraded<H: Handler, K: Send + 'static>(
-    upgraded: Upgraded,
-    handler: H,
-    conn: Connection,
-    settings: Settings,
-    params: Option<DeflateParams>,
-    keep: K,
-) {
-    let upgraded = match upgraded.downcast::<TokioIo<TcpStream>>() {
-        Ok(parts) => {
-            let io = parts.io.into_inner();
-            let run = conn::run(io, parts.read_buf, handler, conn, settings, params, keep);
-            tokio::spawn(run);
-            return;
-        }
-        Err(upgraded) => upgraded,
-    };
-    #[cfg(feature = "tls")]
-    let upgraded = match upgraded.downcast::<TokioIo<tokio_rustls::server::TlsStream<TcpStream>>>()
-    {
-        Ok(parts) => {
-            let io = parts.io.into_inner();
-            let run = conn::run(io, parts.read_buf, handler, conn, settings, params, keep);
-            tokio::spawn(run);
-            return;
-        }
-        Err(upgraded) => upgraded,
-    };
-    let io = TokioIo::new(upgraded);
-    tokio::spawn(conn::run(
-        io,
-        Bytes::new(),
-        handler,
-        conn,
-        settings,
-        params,
-        keep,
-    ));
-}
-
-fn switching_protocols(
-    accept_key: HeaderValue,
-    extensions: Option<String>,
-    protocol: Option<&'static str>,
-) -> Response<Body> {
-    let mut response = Response::new(Full::new(Bytes::new()));
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let headers = response.headers_mut();
-    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key);
-    if let Some(value) = extensions.and_then(|value| HeaderValue::from_str(&value).ok()) {
-        headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
-    }
-    if let Some(value) = protocol.and_then(|value| HeaderValue::from_str(value).ok()) {
-        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
-    }
     response
 }

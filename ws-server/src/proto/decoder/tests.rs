@@ -136,7 +136,7 @@ fn text_ending_mid_code_point_is_invalid() {
 
 #[test]
 fn payload_limit_is_checked_on_the_header_alone() {
-    let limits = Limits::DEFAULT.max_payload(10);
+    let limits = Limits::DEFAULT.with_max_payload(10);
     let wire = frame(true, 2, &[7; 11]);
     let header_only = &wire[..2 + 4];
     let err = decode_all(&mut Decoder::new(limits), header_only);
@@ -152,7 +152,7 @@ fn payload_limit_is_checked_on_the_header_alone() {
 
 #[test]
 fn frame_count_limit_counts_the_first_frame() {
-    let limits = Limits::DEFAULT.max_frames(2);
+    let limits = Limits::DEFAULT.with_max_frames(2);
     let mut ok = frame(false, 1, b"a");
     ok.extend(frame(true, 0, b"b"));
     assert_eq!(
@@ -170,7 +170,7 @@ fn frame_count_limit_counts_the_first_frame() {
 
 #[test]
 fn message_limit_applies_to_the_reassembled_size() {
-    let limits = Limits::DEFAULT.max_message(5);
+    let limits = Limits::DEFAULT.with_max_message(5);
     let mut wire = frame(false, 2, b"abc");
     wire.extend(frame(true, 0, b"def"));
     assert_eq!(
@@ -252,7 +252,7 @@ fn close_frames_carry_code_and_reason() {
 
 #[test]
 fn discarding_skips_everything_up_to_a_close() {
-    let mut decoder = Decoder::new(Limits::DEFAULT.max_payload(4));
+    let mut decoder = Decoder::new(Limits::DEFAULT.with_max_payload(4));
     let mut wire = frame(true, 2, &[1; 100]);
     let after_header = 2 + 4;
     assert!(matches!(
@@ -282,7 +282,11 @@ fn large_single_frame_is_delivered_without_loss() {
 
 #[test]
 fn an_announced_payload_does_not_reserve_memory_before_it_arrives() {
-    let mut decoder = Decoder::new(Limits::DEFAULT.max_payload(64 << 20).max_message(64 << 20));
+    let mut decoder = Decoder::new(
+        Limits::DEFAULT
+            .with_max_payload(64 << 20)
+            .with_max_message(64 << 20),
+    );
     let wire = frame(true, 2, &vec![0u8; 32 << 20]);
     let mut buf = BytesMut::from(&wire[..14]);
     assert_eq!(decoder.decode(&mut buf), Ok(None));
@@ -336,7 +340,7 @@ fn whole_frames_decode_alike_at_once_and_byte_by_byte() {
 
 #[test]
 fn whole_frames_over_a_limit_still_fail() {
-    let limits = Limits::DEFAULT.max_payload(4);
+    let limits = Limits::DEFAULT.with_max_payload(4);
     let wire = frame(true, 0x2, b"12345");
     assert!(matches!(
         decode_all(&mut Decoder::new(limits), &wire),
@@ -344,7 +348,7 @@ fn whole_frames_over_a_limit_still_fail() {
     ));
     let wire = frame(true, 0x2, b"1");
     assert!(matches!(
-        decode_all(&mut Decoder::new(Limits::DEFAULT.max_frames(0)), &wire),
+        decode_all(&mut Decoder::new(Limits::DEFAULT.with_max_frames(0)), &wire),
         Err(ProtocolError::TooManyFrames { .. })
     ));
 }
@@ -397,7 +401,7 @@ fn anything_but_a_whole_valid_message_frame_is_left_to_the_buffer() {
         client_max_window_bits: 15,
     }));
     assert!(deflating.decode_whole_from(&compressed).is_none());
-    let small = Decoder::new(Limits::DEFAULT.max_payload(3));
+    let small = Decoder::new(Limits::DEFAULT.with_max_payload(3));
     assert!(small.decode_whole_from(&whole).is_none());
     // The same bytes behind a fragment in progress belong to that message.
     let mut midway = Decoder::new(Limits::DEFAULT);
@@ -474,7 +478,7 @@ fn a_read_that_is_not_one_whole_valid_frame_is_left_as_it_came() {
         assert!(decoder.take_whole(&mut read).is_none(), "{case}");
         assert_eq!(read, wire, "{case}: the bytes are as they came");
     }
-    let small = Decoder::new(Limits::DEFAULT.max_payload(3));
+    let small = Decoder::new(Limits::DEFAULT.with_max_payload(3));
     let mut read = BytesMut::from(&whole[..]);
     assert!(small.take_whole(&mut read).is_none());
     assert_eq!(read, whole);
@@ -485,9 +489,9 @@ fn the_short_header_path_agrees_with_the_parsed_one() {
     // Each with the frames it admits: a frame of the largest length admitted, or none.
     let cases = [
         (Limits::DEFAULT, Some(125)),
-        (Limits::DEFAULT.max_payload(100), Some(100)),
-        (Limits::DEFAULT.max_message(50), Some(50)),
-        (Limits::DEFAULT.max_frames(0), None),
+        (Limits::DEFAULT.with_max_payload(100), Some(100)),
+        (Limits::DEFAULT.with_max_message(50), Some(50)),
+        (Limits::DEFAULT.with_max_frames(0), None),
     ];
     for (limits, largest) in cases {
         let decoder = Decoder::new(limits);

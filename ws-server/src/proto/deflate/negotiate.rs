@@ -154,7 +154,7 @@ fn accept(
     // The server resets its compressor after every message (a compressor is then shared
     // by all connections and a broadcast compressed once), so it always says so.
     response.push_str("; server_no_context_takeover");
-    let mut server_max_window_bits = config.window_bits_value();
+    let mut server_max_window_bits = config.window_bits();
     if let Some(requested) = server_window {
         if requested < 9 {
             return None;
@@ -165,7 +165,7 @@ fn accept(
         ));
     }
     let client_no_context_takeover =
-        client_no_context_takeover || !config.allows_client_context_takeover();
+        client_no_context_takeover || !config.client_context_takeover();
     if client_no_context_takeover {
         response.push_str("; client_no_context_takeover");
     }
@@ -173,7 +173,7 @@ fn accept(
         // Without the parameter in the offer the client may not be limited.
         None => 15,
         Some(offered) => {
-            let bits = config.client_window_bits_value().min(offered.unwrap_or(15));
+            let bits = config.client_window_bits().min(offered.unwrap_or(15));
             if bits < 15 || offered.is_some() {
                 response.push_str(&format!("; client_max_window_bits={bits}"));
             }

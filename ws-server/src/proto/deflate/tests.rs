@@ -47,7 +47,7 @@ fn the_rfc_examples_negotiate() {
 
 #[test]
 fn window_bits_follow_the_smaller_side() {
-    let small = Compression::DEFAULT.window_bits(11);
+    let small = Compression::DEFAULT.with_window_bits(11);
     let (params, response) = negotiate_deflate(
         ["permessage-deflate; server_max_window_bits=13; client_max_window_bits=12"],
         &small,
@@ -111,7 +111,7 @@ fn a_bad_offer_falls_back_to_the_next_one() {
 #[test]
 fn disabled_compression_is_a_server_choice_the_caller_makes() {
     // negotiate_deflate only reads offers; the upgrade skips it when compression is off.
-    let takeover = Compression::DEFAULT.client_context_takeover(true);
+    let takeover = Compression::DEFAULT.with_client_context_takeover(true);
     let (params, response) = negotiate_deflate(["permessage-deflate"], &takeover).unwrap();
     assert!(!params.client_no_context_takeover);
     assert_eq!(response, "permessage-deflate; server_no_context_takeover");

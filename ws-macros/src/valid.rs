@@ -1,10 +1,13 @@
-//! Parsing `#[ws_resource("/path", key = value, ...)]`.
+//! What the options of `#[ws_resource]` mean: each value checked against its option's kind
+//! and turned into a typed value, or a compile error spanned on the offending tokens.
+//!
+//! The table below is the macro's one place per option; what an option does is defined
+//! in ws-server's `config/resource.rs`, whose `with_` setter of the same name the
+//! expansion calls.
 
-use proc_macro2::Span;
-use syn::{
-    Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, Token, UnOp,
-    parse::{Parse, ParseStream},
-};
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, LitStr, UnOp};
+
+use crate::ast::{OptionArg, ResourceArgs};
 
 /// The options, each with the kind of value it takes.
 const OPTIONS: &[(&str, Kind)] = &[
@@ -42,20 +45,20 @@ enum Kind {
     },
 }
 
-/// The attribute's arguments, parsed and checked.
-pub(crate) struct ResourceArgs {
+/// A resource's attribute, checked.
+pub(crate) struct Resource {
     pub(crate) path: LitStr,
-    pub(crate) options: Vec<Setting>,
+    pub(crate) settings: Vec<Setting>,
 }
 
-/// One `key = value` option.
+/// One option, checked.
 pub(crate) struct Setting {
     pub(crate) key: Ident,
     pub(crate) value: Value,
 }
 
 pub(crate) enum Value {
-    /// A positive integer.
+    /// A byte or item count.
     Count(usize),
     /// `"off"`, `"on"` or `"client-takeover"`.
     Compression {
@@ -66,8 +69,10 @@ pub(crate) enum Value {
     WindowBits(u8),
     /// A `SlowConsumer` variant.
     Policy(Ident),
-    /// Milliseconds, or `None` for `"off"`.
-    Duration(Option<u64>),
+    /// Milliseconds, or `None` for `"off"`, where the option allows it.
+    OptionalDuration(Option<u64>),
+    /// Milliseconds.
+    Duration(u64),
     /// An `Origins` variant: `Any`, `SameHost`, or `Only` with the list.
     Origins(OriginsValue),
     /// Subprotocol names.
@@ -81,75 +86,62 @@ pub(crate) enum OriginsValue {
     Only(Vec<LitStr>),
 }
 
-impl Parse for ResourceArgs {
-    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
-        if input.is_empty() {
+/// Checks the path and every option.
+pub(crate) fn validate(args: ResourceArgs) -> syn::Result<Resource> {
+    check_path(&args.path)?;
+    let mut settings: Vec<Setting> = Vec::new();
+    for OptionArg { key, value } in args.options {
+        let Some(&(_, kind)) = OPTIONS.iter().find(|(name, _)| key == name) else {
+            return Err(syn::Error::new(key.span(), expected_one_of()));
+        };
+        if settings.iter().any(|seen| seen.key == key) {
             return Err(syn::Error::new(
-                Span::call_site(),
-                "#[ws_resource] needs the resource path, like #[ws_resource(\"/chat\")]",
+                key.span(),
+                format!("`{key}` specified more than once"),
             ));
         }
-        let path: LitStr = input.parse().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                "expected the resource path as a string literal, like \"/chat\"",
-            )
-        })?;
-        check_path(&path)?;
-        let mut options: Vec<Setting> = Vec::new();
-        while !input.is_empty() {
-            input.parse::<Token![,]>()?;
-            if input.is_empty() {
-                break;
-            }
-            let setting = parse_setting(input)?;
-            if options.iter().any(|seen| seen.key == setting.key) {
-                return Err(syn::Error::new(
-                    setting.key.span(),
-                    format!("`{}` specified more than once", setting.key),
-                ));
-            }
-            options.push(setting);
-        }
-        Ok(ResourceArgs { path, options })
+        let Some(value) = value else {
+            return Err(syn::Error::new(
+                key.span(),
+                format!("`{key}` needs a value, like `{key} = {}`", example(kind)),
+            ));
+        };
+        let value = check_value(&key, kind, ungroup(&value))?;
+        settings.push(Setting { key, value });
     }
+    Ok(Resource {
+        path: args.path,
+        settings,
+    })
 }
 
-fn parse_setting(input: ParseStream<'_>) -> syn::Result<Setting> {
-    let unknown = || {
-        let names: Vec<String> = OPTIONS
-            .iter()
-            .map(|(name, _)| format!("`{name}`"))
-            .collect();
-        format!("expected one of: {}", names.join(", "))
-    };
-    let key: Ident = input
-        .parse()
-        .map_err(|error| syn::Error::new(error.span(), unknown()))?;
-    let Some(&(_, kind)) = OPTIONS.iter().find(|(name, _)| key == name) else {
-        return Err(syn::Error::new(key.span(), unknown()));
-    };
-    if !input.peek(Token![=]) {
-        return Err(syn::Error::new(
-            key.span(),
-            format!("`{key}` needs a value, like `{key} = {}`", example(kind)),
-        ));
-    }
-    input.parse::<Token![=]>()?;
-    let value: Expr = input.parse()?;
-    let value = ungroup(&value);
-    let value = match kind {
-        Kind::Count => Value::Count(positive_integer(&key, value)?),
-        Kind::Size => Value::Count(integer(&key, value)?),
-        Kind::WindowBits => Value::WindowBits(window_bits(&key, value)?),
-        Kind::Compression => compression(&key, value)?,
-        Kind::Policy => Value::Policy(policy(&key, value)?),
-        Kind::Duration { off } => Value::Duration(duration(&key, value, off)?),
-        Kind::Origins => Value::Origins(origins(&key, value)?),
-        Kind::Protocols => Value::Protocols(protocols(&key, value)?),
-        Kind::Bool => Value::Bool(boolean(&key, value)?),
-    };
-    Ok(Setting { key, value })
+/// The message for an unknown option.
+pub(crate) fn expected_one_of() -> String {
+    let names: Vec<String> = OPTIONS
+        .iter()
+        .map(|(name, _)| format!("`{name}`"))
+        .collect();
+    format!("expected one of: {}", names.join(", "))
+}
+
+fn check_value(key: &Ident, kind: Kind, value: &Expr) -> syn::Result<Value> {
+    Ok(match kind {
+        Kind::Count => Value::Count(positive_integer(key, value)?),
+        Kind::Size => Value::Count(integer(key, value)?),
+        Kind::WindowBits => Value::WindowBits(window_bits(key, value)?),
+        Kind::Compression => compression(key, value)?,
+        Kind::Policy => Value::Policy(policy(key, value)?),
+        Kind::Duration { off: true } => Value::OptionalDuration(duration(key, value, true)?),
+        Kind::Duration { off: false } => {
+            let millis = duration(key, value, false)?;
+            Value::Duration(millis.ok_or_else(|| {
+                syn::Error::new_spanned(value, format!("`{key}` cannot be \"off\""))
+            })?)
+        }
+        Kind::Origins => Value::Origins(origins(key, value)?),
+        Kind::Protocols => Value::Protocols(protocols(key, value)?),
+        Kind::Bool => Value::Bool(boolean(key, value)?),
+    })
 }
 
 /// A value passed through `macro_rules!` arrives wrapped in an invisible group.
