@@ -273,7 +273,9 @@ impl Builder {
         #[cfg(feature = "redis")]
         if let Some(url) = &self.redis {
             let paths: Vec<&str> = router.paths().collect();
-            let backplane = crate::backplane::RedisBackplane::start(url, &self.hub, &paths)?;
+            let hub = Arc::downgrade(&self.hub);
+            let origin = self.hub.origin();
+            let backplane = crate::backplane::RedisBackplane::start(url, hub, origin, &paths)?;
             self.hub.set_backplane(Box::new(backplane));
         }
         self.hub.bind(Bound {

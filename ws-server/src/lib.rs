@@ -62,21 +62,19 @@
 mod backplane;
 mod builder;
 mod config;
-mod conn;
 mod error;
-mod handle;
 mod handler;
 mod hub;
 mod lock;
 mod message;
+mod outbox;
 pub mod proto;
-mod registry;
 mod rejection;
-mod request;
 mod routing;
 mod serve;
 mod server;
 mod state;
+mod task;
 #[cfg(feature = "tls")]
 mod tls;
 mod upgrade;
@@ -88,16 +86,13 @@ pub use config::{
     Backpressure, Compression, Heartbeat, Limits, NoCommonProtocol, Origins, ResourceConfig,
     SlowConsumer, Subprotocols,
 };
-pub use conn::{ConnId, Connection};
 pub use error::SendError;
-pub use handle::ServerHandle;
 pub use handler::{Handler, Resource};
 pub use http;
+pub use hub::{ConnId, Connection, Delivery, Request, ServerHandle};
 pub use message::{Message, Text};
 pub use proto::CloseCode;
-pub use registry::Delivery;
 pub use rejection::Rejection;
-pub use request::Request;
 pub use serve::Serve;
 pub use server::Server;
 #[cfg(feature = "tls")]

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 use crate::{
     Handler, ResourceConfig,
     config::ResourceSettings,
-    registry::Members,
+    hub::Members,
     upgrade::{ResourceCount, ResponseFuture, UpgradeContext, upgrade_to},
 };
 

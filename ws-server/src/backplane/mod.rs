@@ -13,7 +13,24 @@ mod wire;
 pub(crate) use self::redis::RedisBackplane;
 pub(crate) use wire::Scope;
 
+use std::{future::Future, pin::Pin, sync::Arc};
+
 use crate::Message;
+
+/// Where a backplane hands what other processes published, and which topics it follows:
+/// the hub, seen from here.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) trait Inbound: Send + Sync + 'static {
+    /// Delivers `message` to the local connections `scope` names.
+    fn deliver<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        message: Message,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+    /// The topics that have local subscribers now.
+    fn topics(&self) -> Vec<Arc<str>>;
+}
 
 /// Where broadcasts and publishes go beyond this process.
 pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {

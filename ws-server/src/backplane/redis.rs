@@ -20,8 +20,9 @@ use redis::{
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
+use super::Inbound;
 use super::{Backplane, BackplaneStats, Scope, wire::Envelope};
-use crate::{Message, hub::Hub};
+use crate::Message;
 
 /// Every channel name starts with this.
 const PREFIX: &str = "ws-server:";
@@ -46,13 +47,19 @@ pub(crate) struct RedisBackplane {
 }
 
 impl RedisBackplane {
-    /// Starts the publishing and subscribing tasks for the server behind `hub`, whose
+    /// Starts the publishing and subscribing tasks for the server behind `hub` (known here
+    /// by `origin`, to skip its own messages), whose
     /// resources are at `paths`.
     ///
     /// # Errors
     /// `InvalidInput` for a URL Redis does not accept. Redis being down is not an error:
     /// the backplane connects when it can.
-    pub(crate) fn start(url: &str, hub: &Arc<Hub>, paths: &[&str]) -> io::Result<RedisBackplane> {
+    pub(crate) fn start(
+        url: &str,
+        hub: Weak<dyn Inbound>,
+        origin: u64,
+        paths: &[&str],
+    ) -> io::Result<RedisBackplane> {
         let client = Client::open(url)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let counters = Arc::new(Counters::default());
@@ -63,7 +70,8 @@ impl RedisBackplane {
         tokio::spawn(publisher(client.clone(), queue, counters.clone()));
         tokio::spawn(subscriber(
             client,
-            Arc::downgrade(hub),
+            hub,
+            origin,
             channels,
             changes,
             counters.clone(),
@@ -73,7 +81,7 @@ impl RedisBackplane {
             publish,
             topics_changed,
             counters,
-            origin: hub.origin(),
+            origin,
         })
     }
 }
@@ -158,16 +166,17 @@ async fn connect(client: &Client) -> Option<MultiplexedConnection> {
 /// (resubscribing) whenever the connection is lost.
 async fn subscriber(
     client: Client,
-    hub: Weak<Hub>,
+    hub: Weak<dyn Inbound>,
+    origin: u64,
     base: Vec<String>,
     mut changes: watch::Receiver<()>,
     counters: Arc<Counters>,
 ) {
     let mut backoff = Duration::from_millis(50);
     loop {
-        let Some(origin) = hub.upgrade().map(|hub| hub.origin()) else {
+        if hub.strong_count() == 0 {
             return;
-        };
+        }
         let pubsub = match client.get_async_pubsub().await {
             Ok(pubsub) => pubsub,
             Err(error) => {
@@ -215,7 +224,7 @@ async fn subscriber(
                     if envelope.origin == origin {
                         continue;
                     }
-                    let _ = hub.deliver(scope, envelope.message, None).await;
+                    hub.deliver(scope, envelope.message).await;
                     Counters::add(&counters.received, 1);
                 }
                 changed = changes.changed() => {
@@ -237,12 +246,11 @@ async fn subscriber(
 /// have local subscribers now.
 async fn follow_topics(
     sink: &mut PubSubSink,
-    hub: &Weak<Hub>,
+    hub: &Weak<dyn Inbound>,
     subscribed: &mut HashSet<String>,
 ) -> redis::RedisResult<()> {
     let wanted: HashSet<String> = hub.upgrade().map_or_else(HashSet::new, |hub| {
-        hub.topics
-            .names()
+        hub.topics()
             .iter()
             .map(|topic| Scope::Topic(topic).channel(PREFIX))
             .collect()

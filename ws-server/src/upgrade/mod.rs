@@ -24,10 +24,11 @@ pub(crate) use rejection::HandshakeRejection;
 use crate::{
     Compression, Connection, Handler, Rejection, Request, ServerHandle,
     config::{Handshake, ResourceSettings},
-    conn::{self, SendDeflate, Settings},
+    hub::Members,
+    outbox::SendDeflate,
     proto::{DeflateParams, negotiate_deflate},
-    registry::Members,
     rejection::Body,
+    task::{self, Settings},
 };
 
 /// What the HTTP layer knows when a request reaches a resource.
@@ -215,7 +216,7 @@ async fn upgrade<H: Handler>(
         match on_upgrade.await {
             Ok(upgraded) => {
                 let params = deflate.map(|(params, _)| params);
-                conn::run(
+                task::run(
                     TokioIo::new(upgraded),
                     handler,
                     conn,

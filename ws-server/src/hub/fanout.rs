@@ -2,7 +2,8 @@
 
 use futures_util::future::join_all;
 
-use crate::{Connection, SendError, conn::Outgoing};
+use super::Connection;
+use crate::{SendError, outbox::Outgoing};
 
 /// What became of a message sent to many connections (a broadcast or a publish).
 ///

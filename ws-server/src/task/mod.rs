@@ -5,6 +5,10 @@
 //! Where the connection is in its life is one [`Phase`], changed only by the methods under
 //! "Transitions" below.
 
+mod reader;
+mod timers;
+mod writer;
+
 use std::{
     future::{Future, poll_fn},
     io,
@@ -15,22 +19,19 @@ use std::{
 };
 
 use bytes::BytesMut;
+use reader::poll_read;
+use timers::{Expired, Timers};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::{timeout, timeout_at},
 };
 use tracing::{debug, error, info};
+use writer::Writer;
 
-use super::{
-    Connection,
-    outbox::CloseStatus,
-    reader::poll_read,
-    timers::{Expired, Timers},
-    writer::Writer,
-};
 use crate::{
-    CloseCode, Handler, Heartbeat, Limits, Message,
+    CloseCode, Connection, Handler, Heartbeat, Limits, Message,
     hub::SHUTDOWN_REASON,
+    outbox::CloseStatus,
     proto::{CloseFrame, Decoder, DeflateParams, Event, ProtocolError},
 };
 
@@ -77,8 +78,7 @@ where
         let conn = task.conn.clone();
         drop(task);
         conn.outbox().shut();
-        conn.members().remove(conn.id());
-        conn.leave_topics();
+        conn.server().hub().unregister(&conn);
         info!(conn = %conn.id(), %code, reason, "connection closed");
         let mut on_close = pin!(handler.on_close(&conn, code, &reason));
         if poll_fn(|cx| poll_guarded(on_close.as_mut(), cx))

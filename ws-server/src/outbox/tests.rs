@@ -1,7 +1,7 @@
 //! The outbox's bound, with control frames among the messages.
 
 use super::*;
-use crate::{Message, conn::outgoing::Single, proto::OpCode};
+use crate::{Message, outbox::Single, proto::OpCode};
 
 /// xorshift64*: reproducible sequences without a dependency.
 struct Rng(u64);

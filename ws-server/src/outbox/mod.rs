@@ -1,6 +1,11 @@
 //! A connection's queue of outgoing frames, shared by its handles and its task: bounded in
 //! bytes, with the resource's slow-consumer policy.
 
+mod outgoing;
+mod send;
+#[cfg(test)]
+mod tests;
+
 use std::{
     collections::VecDeque,
     mem,
@@ -14,11 +19,9 @@ use std::{
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use super::{
-    outgoing::{FrameSource, SendDeflate},
-    send::Sending,
-};
 use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
+pub(crate) use outgoing::{FrameSource, Outgoing, SendDeflate, Single};
+use send::Sending;
 
 /// How many pongs may wait in a queue: enough to answer every ping of a burst, as
 /// Autobahn's cases check, and few enough that a peer pinging without reading costs
@@ -396,6 +399,3 @@ impl Outbox {
         self.lock().frames.iter().cloned().collect()
     }
 }
-
-#[cfg(test)]
-mod tests;

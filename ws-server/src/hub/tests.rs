@@ -6,7 +6,7 @@ use bytes::Bytes;
 
 use super::Members;
 use crate::{
-    Backpressure, ConnId, Connection, Request, ServerHandle, conn::SendDeflate, hub::Hub,
+    Backpressure, ConnId, Connection, Request, ServerHandle, hub::Hub, outbox::SendDeflate,
     proto::DeflateParams,
 };
 
@@ -33,7 +33,7 @@ fn connections_with(
             Backpressure::DEFAULT,
             deflate,
         );
-        members.insert(&conn);
+        server.hub().register(&conn);
         conn
     })
     .collect()

@@ -1,25 +1,37 @@
 //! [`Connection`]: the handle to one live connection, and everything it does.
 
-use std::{
-    borrow::Cow,
-    fmt,
-    net::SocketAddr,
-    sync::{Arc, Mutex, MutexGuard},
-};
+use std::{borrow::Cow, fmt, net::SocketAddr, sync::Arc};
 
 use bytes::Bytes;
 use http::HeaderMap;
 
-use super::{
-    ConnId,
-    outbox::Outbox,
-    outgoing::{SendDeflate, Single},
-};
+use super::{Delivery, Members, Request, ServerHandle};
 use crate::{
-    Backpressure, CloseCode, Message, Request, SendError, ServerHandle, Text,
+    Backpressure, CloseCode, Message, SendError, Text,
     backplane::Scope,
-    registry::{Delivery, Members},
+    outbox::{Outbox, SendDeflate, Single},
 };
+
+/// A connection's identifier, unique within a server process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(u64);
+
+impl ConnId {
+    pub(crate) fn new(id: u64) -> ConnId {
+        ConnId(id)
+    }
+
+    /// The numeric value.
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ConnId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
 
 /// A handle to one live WebSocket connection: cheap to clone, `Send + Sync`, usable from
 /// the connection's own callbacks, another connection's, or any task.
@@ -51,8 +63,8 @@ struct Shared {
     outbox: Outbox,
     id: ConnId,
     request: Request,
+    /// The connections of its resource, itself among them while it is open.
     members: Arc<Members>,
-    subscriptions: Mutex<Subscriptions>,
 }
 
 impl Connection {
@@ -69,7 +81,6 @@ impl Connection {
                 id,
                 request,
                 members,
-                subscriptions: Mutex::default(),
             }),
         }
     }
@@ -311,19 +322,7 @@ impl Connection {
     }
 }
 
-/// The topics a connection subscribes to.
-#[derive(Debug, Default)]
-pub(super) struct Subscriptions {
-    topics: Vec<Arc<str>>,
-    /// The connection has ended: no more subscriptions.
-    gone: bool,
-}
-
 impl Connection {
-    fn subscriptions(&self) -> MutexGuard<'_, Subscriptions> {
-        crate::lock::lock(&self.inner.subscriptions)
-    }
-
     /// Subscribes this connection to `topic`, so that it receives what is published there.
     /// Returns `false` if it was subscribed already or has ended. A connection leaves all
     /// its topics when it ends.
@@ -344,37 +343,17 @@ impl Connection {
     /// // Elsewhere: `server.publish("price:ACME", "101.5").await;`
     /// ```
     pub fn subscribe(&self, topic: &str) -> bool {
-        let mut subscriptions = self.subscriptions();
-        if subscriptions.gone || subscriptions.topics.iter().any(|t| &**t == topic) {
-            return false;
-        }
-        let topic: Arc<str> = topic.into();
-        let hub = self.server().hub();
-        if hub.topics.subscribe(&topic, self) {
-            hub.topic_added();
-        }
-        subscriptions.topics.push(topic);
-        true
+        self.server().hub().subscribe(self, topic)
     }
 
     /// Unsubscribes this connection from `topic`; returns `false` if it was not subscribed.
     pub fn unsubscribe(&self, topic: &str) -> bool {
-        let mut subscriptions = self.subscriptions();
-        let Some(index) = subscriptions.topics.iter().position(|t| &**t == topic) else {
-            return false;
-        };
-        let topic = subscriptions.topics.swap_remove(index);
-        self.server().hub().leave_topic(&topic, self.id());
-        true
+        self.server().hub().unsubscribe(self.id(), topic)
     }
 
     /// The topics this connection subscribes to.
     pub fn topics(&self) -> Vec<String> {
-        self.subscriptions()
-            .topics
-            .iter()
-            .map(|topic| topic.to_string())
-            .collect()
+        self.server().hub().topics_of(self.id())
     }
 
     /// Sends `message` to the other subscribers of `topic`, encoding it once. To reach
@@ -384,14 +363,5 @@ impl Connection {
         let hub = self.server().hub();
         hub.fan_out(Scope::Topic(topic), message.into(), Some(self.id()))
             .await
-    }
-
-    /// Leaves every topic and refuses new subscriptions: the connection has ended.
-    pub(crate) fn leave_topics(&self) {
-        let mut subscriptions = self.subscriptions();
-        subscriptions.gone = true;
-        for topic in subscriptions.topics.drain(..) {
-            self.server().hub().leave_topic(&topic, self.id());
-        }
     }
 }

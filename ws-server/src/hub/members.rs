@@ -1,21 +1,8 @@
-//! Live connections: by resource path (all, one path, the peers of a connection) and by
-//! topic, with broadcast that encodes a message once.
-
-mod fanout;
-mod sharded;
-mod topics;
-
-#[cfg(test)]
-mod tests;
+//! Live connections by resource path: all of them, one path's, the peers of a connection.
 
 use std::sync::{Arc, OnceLock};
 
-pub use fanout::Delivery;
-pub(crate) use fanout::Fanout;
-use sharded::Sharded;
-pub(crate) use topics::Topics;
-
-use crate::{ConnId, Connection};
+use super::{ConnId, Connection, sharded::Sharded};
 
 /// The live connections of one resource path.
 #[derive(Debug)]

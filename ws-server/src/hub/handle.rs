@@ -5,8 +5,7 @@ use std::{fmt, sync::Arc};
 use crate::{
     Connection, Message,
     backplane::{BackplaneStats, Scope},
-    hub::Hub,
-    registry::Delivery,
+    hub::{Delivery, Hub},
 };
 
 /// A handle to a running server: its live connections, broadcast, topics, state and
@@ -103,7 +102,7 @@ impl ServerHandle {
 
     /// How many connections subscribe to `topic`.
     pub fn subscriber_count(&self, topic: &str) -> usize {
-        self.hub.topics.subscriber_count(topic)
+        self.hub.subscriber_count(topic)
     }
 
     /// The server-wide state value of type `T`, as given to

@@ -1,4 +1,24 @@
-//! What all connections of a server share: the registry, topics, state and the shutdown.
+//! What all connections of a server share: who is connected (by path and by topic), the
+//! fan-out of broadcasts and publishes, state, and the shutdown; and the handles users hold
+//! onto all that: [`Connection`], [`ServerHandle`], [`Request`], which refer to each other
+//! as the public API does (a connection's server, a server's connections).
+
+mod connection;
+mod fanout;
+mod handle;
+mod members;
+mod request;
+mod sharded;
+mod topics;
+
+#[cfg(test)]
+mod tests;
+
+pub use connection::{ConnId, Connection};
+pub use fanout::Delivery;
+pub use handle::ServerHandle;
+pub(crate) use members::{Members, Registry};
+pub use request::Request;
 
 use std::{
     sync::{
@@ -14,11 +34,13 @@ use tokio::{
 };
 use tracing::{info, warn};
 
+use fanout::Fanout;
+use topics::{Change, Topics};
+
 use crate::{
-    CloseCode, ConnId, Connection, Message,
+    CloseCode, Message,
     backplane::{Backplane, BackplaneStats, Scope},
-    conn::Outgoing,
-    registry::{Delivery, Fanout, Registry, Topics},
+    outbox::Outgoing,
     state::StateMap,
 };
 
@@ -46,7 +68,7 @@ pub(crate) struct Bound {
 #[derive(Debug)]
 pub(crate) struct Hub {
     pub(crate) registry: Registry,
-    pub(crate) topics: Topics,
+    topics: Topics,
     bound: OnceLock<Bound>,
     next_id: AtomicU64,
     phase: watch::Sender<Phase>,
@@ -133,16 +155,33 @@ impl Hub {
         fanout.finish(&out).await
     }
 
-    /// A topic got its first local subscriber.
-    pub(crate) fn topic_added(&self) {
-        if let Some(backplane) = self.backplane.get() {
-            backplane.topics_changed();
-        }
+    /// Subscribes `conn` to `topic`; `false` if it was already, or has ended.
+    pub(crate) fn subscribe(&self, conn: &Connection, topic: &str) -> bool {
+        let change = self.topics.subscribe(conn, topic);
+        self.topics_changed(change);
+        change != Change::None
     }
 
-    /// Removes a subscriber; tells the backplane when the topic's last one left.
-    pub(crate) fn leave_topic(&self, topic: &str, id: ConnId) {
-        if self.topics.unsubscribe(topic, id)
+    /// Unsubscribes connection `id` from `topic`; `false` if it was not subscribed.
+    pub(crate) fn unsubscribe(&self, id: ConnId, topic: &str) -> bool {
+        let change = self.topics.unsubscribe(id, topic);
+        self.topics_changed(change);
+        change != Change::None
+    }
+
+    /// The topics connection `id` subscribes to.
+    pub(crate) fn topics_of(&self, id: ConnId) -> Vec<String> {
+        self.topics.of(id)
+    }
+
+    pub(crate) fn subscriber_count(&self, topic: &str) -> usize {
+        self.topics.subscriber_count(topic)
+    }
+
+    /// The backplane follows the set of topics with local subscribers: it reads the set
+    /// afresh after every change, so concurrent changes cannot leave it behind.
+    fn topics_changed(&self, change: Change) {
+        if change == Change::Topic
             && let Some(backplane) = self.backplane.get()
         {
             backplane.topics_changed();
@@ -167,12 +206,21 @@ impl Hub {
         TaskGuard(self.clone())
     }
 
-    /// Adds a connection to its path's members; during a shutdown, also closes it.
+    /// Adds a connection to its path's members (and lets it subscribe); during a
+    /// shutdown, also closes it.
     pub(crate) fn register(&self, conn: &Connection) {
+        self.topics.open(conn.id());
         conn.members().insert(conn);
         if self.is_shutting_down() {
             let _ = conn.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON);
         }
+    }
+
+    /// Removes an ended connection from its path's members and from every topic.
+    pub(crate) fn unregister(&self, conn: &Connection) {
+        conn.members().remove(conn.id());
+        let change = self.topics.close(conn.id());
+        self.topics_changed(change);
     }
 
     pub(crate) fn is_shutting_down(&self) -> bool {
@@ -280,5 +328,21 @@ impl Drop for TaskGuard {
         if self.0.live_tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.0.all_done.notify_waiters();
         }
+    }
+}
+
+impl crate::backplane::Inbound for Hub {
+    fn deliver<'a>(
+        &'a self,
+        scope: Scope<'a>,
+        message: Message,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
+        Box::pin(async move {
+            let _ = Hub::deliver(self, scope, message, None).await;
+        })
+    }
+
+    fn topics(&self) -> Vec<Arc<str>> {
+        self.topics.names()
     }
 }

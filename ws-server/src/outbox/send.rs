@@ -8,10 +8,7 @@ use std::{
 
 use tokio::sync::futures::Notified;
 
-use super::{
-    outbox::{Offer, Outbox},
-    outgoing::FrameSource,
-};
+use super::{FrameSource, Offer, Outbox};
 use crate::{SendError, proto::OutFrame};
 
 /// What [`Outbox::push`] returns. Written by hand rather than as an `async fn`: it lives
@@ -82,7 +79,7 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::{Backpressure, Message, SlowConsumer, conn::outgoing::Single};
+    use crate::{Backpressure, Message, SlowConsumer, outbox::Single};
 
     fn binary(len: usize) -> Single {
         Single(Message::Binary(Bytes::from(vec![7; len])))
