@@ -5,7 +5,7 @@ use bytes::{Buf, Bytes, BytesMut};
 
 use super::{
     CloseFrame, DeflateParams, FrameHeader, Inflater, OpCode, ProtocolError, Utf8Validator,
-    apply_mask, mask::copy_masked, parse_close_payload,
+    apply_mask, parse_close_payload,
 };
 use crate::{Limits, Message, Text};
 
@@ -190,88 +190,9 @@ impl Decoder {
         }
     }
 
-    /// Decodes a frame that arrived whole into a scratch buffer, copying out only its
-    /// payload: returns the message and how many bytes of `bytes` it took.
-    ///
-    /// Only the common case is handled here: a whole, final, uncompressed, valid text or
-    /// binary frame within the limits, with no message in progress. For anything else it
-    /// returns `None` and changes nothing; put the bytes in a buffer for
-    /// [`decode`](Decoder::decode), which applies the same rules and reports any error.
-    ///
-    /// ```
-    /// use ws_server::{proto::Decoder, Limits, Message};
-    ///
-    /// let decoder = Decoder::new(Limits::DEFAULT);
-    /// // A masked "Hello" (RFC 6455 section 5.7), then the first byte of another frame.
-    /// let read = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58, 0x81];
-    /// let (message, used) = decoder.decode_whole_from(&read).unwrap();
-    /// assert_eq!(message, Message::from("Hello"));
-    /// assert_eq!(used, 11);
-    /// assert!(decoder.decode_whole_from(&read[used..]).is_none());
-    /// ```
-    pub fn decode_whole_from(&self, bytes: &[u8]) -> Option<(Message, usize)> {
-        let frame = self.whole_frame(bytes)?;
-        let end = frame.header_len + frame.len;
-        let payload = copy_masked(&bytes[frame.header_len..end], frame.key);
-        if frame.text && simdutf8::basic::from_utf8(&payload).is_err() {
-            return None;
-        }
-        Some((message(frame.text, Bytes::from(payload)), end))
-    }
-
-    /// As [`decode_whole_from`](Decoder::decode_whole_from), for a read that holds one
-    /// whole frame and nothing more: the payload is unmasked where it lies and keeps the
-    /// read's memory, so that a large message is never copied. A frame that fills at least
-    /// half of `read`'s capacity shares its buffer, which `read` gets back for its next
-    /// read (`BytesMut::reserve`) once the message is dropped, with no allocation and no
-    /// fresh pages to fault in; a smaller one takes the buffer, trimmed to the frame, so that
-    /// a message kept for long holds no more than its size. `read` is left empty. For
-    /// anything else it returns `None` and leaves `read` as it was.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use ws_server::{proto::Decoder, Limits, Message};
-    ///
-    /// let decoder = Decoder::new(Limits::DEFAULT);
-    /// // A masked "Hello" (RFC 6455 section 5.7).
-    /// let hello = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
-    /// let mut read = BytesMut::from(&hello[..]);
-    /// assert_eq!(decoder.take_whole(&mut read), Some(Message::from("Hello")));
-    /// assert!(read.is_empty());
-    ///
-    /// // One more byte than the frame: left to the other paths.
-    /// let mut read = BytesMut::from(&hello[..]);
-    /// read.extend_from_slice(&[0x81]);
-    /// assert_eq!(decoder.take_whole(&mut read), None);
-    /// assert_eq!(read.len(), 12);
-    /// ```
-    pub fn take_whole(&self, read: &mut BytesMut) -> Option<Message> {
-        let frame = self.whole_frame(read)?;
-        if frame.header_len + frame.len != read.len() {
-            return None;
-        }
-        let payload = &mut read[frame.header_len..];
-        apply_mask(payload, frame.key, 0);
-        if frame.text && simdutf8::basic::from_utf8(payload).is_err() {
-            // Masked again, as it came: the general path reports the error.
-            apply_mask(payload, frame.key, 0);
-            return None;
-        }
-        let mut payload = if read.len().saturating_mul(2) >= read.capacity() {
-            read.split().freeze()
-        } else {
-            let mut whole = Vec::from(std::mem::take(read));
-            // Exactly as long as the frame: the conversion below then keeps the allocation.
-            whole.shrink_to_fit();
-            Bytes::from(whole)
-        };
-        payload.advance(frame.header_len);
-        Some(message(frame.text, payload))
-    }
-
-    /// The common case in one step, as [`decode_whole_from`](Decoder::decode_whole_from),
-    /// for a frame at the front of `buf`. Every other case (`Ok(None)`) is left untouched
-    /// to the general path.
+    /// The common case in one step: a whole, final, uncompressed, valid text or binary
+    /// frame within the limits, with no message in progress, at the front of `buf`. Every
+    /// other case (`Ok(None)`) is left untouched to the general path.
     fn decode_whole(&mut self, buf: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
         let Some(WholeFrame {
             header,

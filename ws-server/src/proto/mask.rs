@@ -71,56 +71,6 @@ fn mask_long(buf: &mut [u8], key: [u8; 4], offset: usize) {
     mask_words(rest, key, offset + head);
 }
 
-/// A copy of `src` XORed with the masking `key`, from the payload's start: unmasking while
-/// copying goes over the payload once instead of twice.
-#[inline]
-pub(crate) fn copy_masked(src: &[u8], key: [u8; 4]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(src.len());
-    #[cfg(target_arch = "x86_64")]
-    if src.len() >= WIDE_FROM && std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: this CPU has AVX2, as just checked.
-        #[allow(unsafe_code)]
-        unsafe {
-            copy_masked_avx2(src, key, &mut out);
-        }
-        return out;
-    }
-    copy_masked_into(src, key, &mut out);
-    out
-}
-
-/// [`copy_masked_into`] compiled for AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn copy_masked_avx2(src: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
-    copy_masked_into(src, key, out);
-}
-
-/// Appends `src` XORed with `key` to `out`, which must be empty with room for `src`.
-#[inline(always)]
-fn copy_masked_into(src: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
-    let len = src.len();
-    assert!(out.is_empty() && out.capacity() >= len);
-    let word = key_word(key);
-    let mut dst_chunks = out.spare_capacity_mut()[..len].chunks_exact_mut(8);
-    let mut src_chunks = src.chunks_exact(8);
-    for (dst, src) in (&mut dst_chunks).zip(&mut src_chunks) {
-        let masked = (u64::from_ne_bytes(src.try_into().expect("8 bytes")) ^ word).to_ne_bytes();
-        for (dst, byte) in dst.iter_mut().zip(masked) {
-            dst.write(byte);
-        }
-    }
-    let rest = dst_chunks.into_remainder().iter_mut();
-    for (i, (dst, byte)) in rest.zip(src_chunks.remainder()).enumerate() {
-        dst.write(byte ^ key[i % 4]);
-    }
-    // SAFETY: the loops above wrote all `len` bytes, `len` is within the capacity.
-    #[allow(unsafe_code)]
-    unsafe {
-        out.set_len(len);
-    }
-}
-
 #[inline(always)]
 fn mask_words(buf: &mut [u8], key: [u8; 4], offset: usize) {
     let key = rotate(key, offset % 4);
@@ -198,22 +148,6 @@ mod tests {
                     mask_long(&mut portable[start..start + len], KEY, offset);
                     assert_eq!(portable, slow, "start {start} len {len} offset {offset}");
                 }
-            }
-        }
-    }
-
-    #[test]
-    fn a_masked_copy_matches_the_bytewise_definition_at_every_length_and_alignment() {
-        let data = sample();
-        for start in 0..32 {
-            for len in lengths() {
-                let src = &data[start..start + len];
-                let mut slow = src.to_vec();
-                naive(&mut slow, KEY, 0);
-                assert_eq!(copy_masked(src, KEY), slow, "start {start} len {len}");
-                let mut portable = Vec::with_capacity(len);
-                copy_masked_into(src, KEY, &mut portable);
-                assert_eq!(portable, slow, "start {start} len {len}");
             }
         }
     }

@@ -15,7 +15,11 @@ mod utf8;
 
 pub use close::{CloseCode, MAX_CLOSE_REASON, parse_close_payload, truncate_reason};
 pub use decoder::{Decoder, Event};
-pub use deflate::{DeflateParams, Inflater, compress, negotiate_deflate};
+pub use deflate::DeflateParams;
+/// The server's own permessage-deflate machinery, public for the fuzzers and benchmarks
+/// only: not an API to build on.
+#[doc(hidden)]
+pub use deflate::{Inflater, compress, negotiate_deflate};
 pub use encode::OutFrame;
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, MAX_HEADER_LEN};
