@@ -18,7 +18,7 @@ use std::{
     time::Duration,
 };
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use reader::poll_read;
 use timers::{Expired, Timers};
 use tokio::{
@@ -45,10 +45,12 @@ pub(crate) struct Settings {
 }
 
 /// Runs a connection from the completed handshake to `on_close`, over any `io` that
-/// carries its bytes. `keep` (such as the counts of open connections) is dropped once
-/// `on_close` has run.
+/// carries its bytes. `early` holds bytes the client sent right behind its handshake, which
+/// the HTTP layer had read already. `keep` (such as the counts of open connections) is
+/// dropped once `on_close` has run.
 pub(crate) fn run<H, S, K>(
     io: S,
+    early: Bytes,
     mut handler: H,
     conn: Connection,
     settings: Settings,
@@ -64,7 +66,7 @@ where
     conn.server().hub().register(&conn);
     let mut task = Task {
         io,
-        rbuf: BytesMut::new(),
+        rbuf: BytesMut::from(&early[..]),
         decoder: Decoder::new(settings.limits).with_deflate(deflate),
         writer: Writer::default(),
         conn,

@@ -7,6 +7,7 @@ mod admission;
 mod checks;
 mod origin;
 mod rejection;
+mod transport;
 
 use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
@@ -14,12 +15,12 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use tracing::{debug, info, warn};
 
 use admission::Slot;
 pub(crate) use admission::{Admissions, ResourceCount};
 pub(crate) use rejection::HandshakeRejection;
+use transport::Transport;
 
 use crate::{
     Compression, Connection, Handler, Rejection, Request, ServerHandle,
@@ -216,15 +217,9 @@ async fn upgrade<H: Handler>(
         match on_upgrade.await {
             Ok(upgraded) => {
                 let params = deflate.map(|(params, _)| params);
-                task::run(
-                    TokioIo::new(upgraded),
-                    handler,
-                    conn,
-                    settings,
-                    params,
-                    keep,
-                )
-                .await;
+                let (transport, early) = Transport::of(upgraded);
+                // A task of its own, sized for the connection alone, not for this wait.
+                tokio::spawn(task::run(transport, early, handler, conn, settings, params, keep));
             }
             Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
         }
