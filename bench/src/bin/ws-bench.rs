@@ -6,6 +6,7 @@
 //! ws-bench idle                     # resident memory per idle connection (10,000)
 //! ws-bench fanout                   # one publisher, 1,000 subscribers
 //! ws-bench load 127.0.0.1:9001      # one closed-loop echo run against any local server
+//! ws-bench stress --workers 8        # many runs on a multi-threaded runtime: any collapse?
 //! ```
 
 use std::{fs, io, num::NonZeroUsize, path::PathBuf, time::Duration};
@@ -66,6 +67,25 @@ enum Command {
         size: usize,
         #[command(flatten)]
         timing: Timing,
+    },
+    /// Many short echo runs, a fresh server process each, on a multi-threaded runtime:
+    /// the spread between runs, and whether any run collapsed (exits with 2 if one did).
+    Stress {
+        #[command(flatten)]
+        servers: Servers,
+        #[arg(long, default_value_t = 1024)]
+        connections: usize,
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        /// Runs per server.
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+        /// Seconds measured per run.
+        #[arg(long, default_value_t = 2.0)]
+        secs: f64,
+        /// Seconds of load before measuring.
+        #[arg(long, default_value_t = 0.5)]
+        warmup: f64,
     },
     /// One closed-loop echo run against a server already running on this machine.
     Load {
@@ -273,6 +293,32 @@ fn main() -> io::Result<()> {
                 &cores,
             )?;
             println!("{table}");
+        }
+        Command::Stress {
+            servers,
+            connections,
+            size,
+            runs,
+            secs,
+            warmup,
+        } => {
+            let cores = servers.cores();
+            println!("{}", cores.describe());
+            let (table, collapsed) = suite::stress::run(
+                &suite::stress::Stress {
+                    kinds: servers.servers.clone(),
+                    connections,
+                    size,
+                    runs,
+                    warmup: Duration::from_secs_f64(warmup),
+                    duration: Duration::from_secs_f64(secs),
+                },
+                &cores,
+            )?;
+            println!("{table}");
+            if collapsed {
+                std::process::exit(2);
+            }
         }
         Command::Load {
             target,

@@ -5,6 +5,7 @@ pub mod echo;
 pub mod fanout;
 pub mod idle;
 mod order;
+pub mod stress;
 
 use std::io;
 

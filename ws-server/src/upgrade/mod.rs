@@ -219,7 +219,9 @@ async fn upgrade<H: Handler>(
                 let params = deflate.map(|(params, _)| params);
                 let (transport, early) = Transport::of(upgraded);
                 // A task of its own, sized for the connection alone, not for this wait.
-                tokio::spawn(task::run(transport, early, handler, conn, settings, params, keep));
+                tokio::spawn(task::run(
+                    transport, early, handler, conn, settings, params, keep,
+                ));
             }
             Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
         }
