@@ -91,7 +91,14 @@ impl Writer {
             offset,
             unflushed,
         } = self;
-        poll_frames(frames, offset, unflushed, io, cx)
+        let progress = poll_frames(frames, offset, unflushed, io, cx);
+        if frames.is_empty() && frames.capacity() > 0 {
+            // Given back: the next frames get memory the thread has just used, where a
+            // queue kept for each connection would be out of cache by the next message
+            // (and an idle connection would hold it).
+            *frames = VecDeque::new();
+        }
+        progress
     }
 }
 
