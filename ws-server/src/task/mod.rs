@@ -235,6 +235,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
     /// Writes, reads (if the phase does), and keeps the timers until something arrived or
     /// needs handling.
     fn poll_read_or_step(&mut self, cx: &mut Context<'_>) -> Poll<Result<io::Result<usize>, Step>> {
+        self.awaken(cx);
         loop {
             if let Poll::Ready(step) = self.poll_background(cx) {
                 return Poll::Ready(Err(step));
@@ -307,6 +308,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
     /// timed out, shutdown deadline, broken socket), the callback is dropped.
     async fn callback(&mut self, mut callback: Callback<'_>) -> Result<(), Ended> {
         let outcome = poll_fn(|cx| {
+            self.awaken(cx);
             let polled = poll_guarded(callback.as_mut(), cx);
             // What the callback queued is written now, in the same poll.
             loop {
@@ -332,9 +334,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
     }
 
     /// Makes what progress it can without reading: looks at the outbox's news and writes;
-    /// returns what needs handling. The timers are for when the task is about to sleep.
+    /// returns what needs handling. The timers are for when the task is about to sleep; the
+    /// outbox hears from the task ([`awaken`](Task::awaken)) once per poll.
     fn poll_background(&mut self, cx: &mut Context<'_>) -> Poll<Step> {
-        self.awaken(cx);
         if self.outbox_has_news() {
             return Poll::Ready(Step::Outbox);
         }
@@ -359,7 +361,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
     }
 
     /// Tells the outbox that the task runs (so that sends from its callbacks need not wake
-    /// it) and how to wake it, which is needed again only if the waker changed.
+    /// it) and how to wake it, which is needed again only if the waker changed. Once a poll:
+    /// a park within the poll is undone by the same poll's next step or ends it.
     fn awaken(&mut self, cx: &Context<'_>) {
         if !self
             .waker
