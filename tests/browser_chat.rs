@@ -181,8 +181,12 @@ async fn wait_for_text(window: &Client, id: &str, expected: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_browsers_chat_and_see_each_other_leave() {
-    let (addr, server) =
-        start_with_handle(Server::builder().route::<room::Chat>().fallback(room::page)).await;
+    let (addr, server) = start_with_handle(
+        Server::builder()
+            .route::<room::Chat>()
+            .fallback(room::page()),
+    )
+    .await;
     let driver = chromedriver().await;
     let (alice_profile, bob_profile) = (Profile::new("alice"), Profile::new("bob"));
     let alice = window(&driver, &alice_profile).await;

@@ -66,7 +66,10 @@ impl Handler for Inspect {
     async fn on_text(&mut self, conn: &Connection, text: Text) {
         let answer = match text.as_str() {
             "path" => conn.path().to_owned(),
-            "peer" => conn.peer_addr().to_string(),
+            "peer" => conn
+                .peer_addr()
+                .map(|peer| peer.to_string())
+                .unwrap_or_default(),
             "header" => conn
                 .headers()
                 .get("x-custom")

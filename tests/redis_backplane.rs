@@ -342,7 +342,7 @@ async fn two_chat_servers_on_one_redis_are_one_room() {
     let chat = || {
         Server::builder()
             .route::<room::Chat>()
-            .fallback(room::page)
+            .fallback(room::page())
             .redis_backplane(redis.url())
     };
     let (addr_a, server_a) = start_with_handle(chat()).await;

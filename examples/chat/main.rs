@@ -20,7 +20,7 @@ async fn main() -> std::io::Result<()> {
     let redis = common::option("--redis");
     serve!(common::addr())
         .configure(|builder| {
-            let builder = builder.fallback(room::page);
+            let builder = builder.fallback(room::page());
             match redis {
                 Some(url) => builder.redis_backplane(url),
                 None => builder,

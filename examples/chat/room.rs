@@ -1,11 +1,14 @@
 //! The chat resource and its page.
 
 use ws_server::{
-    Bytes, CloseCode, Connection, Handler, Rejection, Request, Resource, Text, http, ws_resource,
+    Bytes, CloseCode, Connection, Handler, Rejection, Request, Resource, Text, ws_resource,
 };
 
 /// The longest nickname, in characters.
 const MAX_NAME: usize = 32;
+
+/// The close code of a refused name (an application code: 4000 to 4999).
+pub(crate) const NAME_REFUSED: CloseCode = CloseCode::new(4001);
 
 /// One participant: joins with `?name=`, and everything it says goes to everyone.
 #[ws_resource("/chat", max_payload = 4096, max_frames = 4, max_message = 4096)]
@@ -16,9 +19,10 @@ pub(crate) struct Chat {
 impl Handler for Chat {
     async fn accept(request: &Request) -> Result<Self, Rejection> {
         let name = request.query("name").unwrap_or_default().trim().to_owned();
+        // Refused with a close the page can show: a browser sees no HTTP status.
         if name.is_empty() || name.chars().count() > MAX_NAME || name.contains(char::is_control) {
-            return Err(Rejection::new(
-                http::StatusCode::BAD_REQUEST,
+            return Err(Rejection::close(
+                NAME_REFUSED,
                 "pick a name of 1 to 32 characters",
             ));
         }
@@ -28,10 +32,7 @@ impl Handler for Chat {
             .iter()
             .any(|conn| conn.query("name").is_some_and(|other| other.trim() == name));
         if taken {
-            return Err(Rejection::new(
-                http::StatusCode::CONFLICT,
-                "that name is taken",
-            ));
+            return Err(Rejection::close(NAME_REFUSED, "that name is taken"));
         }
         Ok(Chat { name })
     }
@@ -73,17 +74,11 @@ impl Handler for Chat {
 
 const PAGE: &str = include_str!("page.html");
 
-/// The page at `/`; 404 elsewhere.
-pub(crate) fn page(request: &http::request::Parts) -> http::Response<Bytes> {
-    let mut response = http::Response::new(Bytes::from_static(PAGE.as_bytes()));
-    if request.uri.path() == "/" {
-        response.headers_mut().insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-    } else {
-        *response.body_mut() = Bytes::from_static(b"not found\n");
-        *response.status_mut() = http::StatusCode::NOT_FOUND;
-    }
-    response
+/// The page at `/`, as an axum app: the server's fallback for everything that is not a
+/// WebSocket resource (404 elsewhere).
+pub(crate) fn page() -> axum::Router {
+    axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { axum::response::Html(PAGE) }),
+    )
 }

@@ -3,7 +3,10 @@
 use std::{io, sync::Arc, time::Duration};
 
 use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use tokio::net::{TcpListener, ToSocketAddrs};
+use tower::{Service, ServiceExt, util::BoxCloneSyncService};
 
 use crate::{
     Backpressure, Compression, Handler, Heartbeat, Limits, Origins, Server, ServerHandle,
@@ -11,7 +14,8 @@ use crate::{
     config::ResourceSettings,
     hub::{Bound, DEFAULT_SHUTDOWN_TIMEOUT, Hub},
     routing::{self, Route, Router},
-    server::{Fallback, HttpLimits, ServerShared},
+    server::{BoxError, Fallback, HttpLimits, ServerShared},
+    service::{Resources, WsService},
     state::StateMap,
     upgrade::Admissions,
 };
@@ -202,26 +206,35 @@ impl Builder {
         self
     }
 
-    /// Answers plain HTTP requests to paths where no resource is served (by default: 404),
-    /// for example to serve the page that opens the WebSocket from the same port.
+    /// Answers plain HTTP requests to paths where no resource is served (by default: 404)
+    /// with `service`: any tower service, such as an axum `Router` (the page that opens the
+    /// WebSocket, an API, health checks), on the same port.
     ///
     /// ```
-    /// use ws_server::{Bytes, Server, http};
+    /// use ws_server::Server;
     ///
-    /// let builder = Server::builder().fallback(|request| {
-    ///     let mut response = http::Response::new(Bytes::from_static(b"<h1>hi</h1>"));
-    ///     if request.uri.path() != "/" {
-    ///         *response.status_mut() = http::StatusCode::NOT_FOUND;
-    ///     }
-    ///     response
-    /// });
+    /// let app = axum::Router::new().route("/", axum::routing::get(|| async { "<h1>hi</h1>" }));
+    /// let builder = Server::builder().fallback(app);
     /// # let _ = builder;
     /// ```
-    pub fn fallback<F>(mut self, answer: F) -> Builder
+    pub fn fallback<S, B>(mut self, service: S) -> Builder
     where
-        F: Fn(&http::request::Parts) -> http::Response<Bytes> + Send + Sync + 'static,
+        S: Service<http::Request<Incoming>, Response = http::Response<B>>
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Error: Into<BoxError>,
+        S::Future: Send + 'static,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
     {
-        self.fallback = Some(Fallback(Arc::new(answer)));
+        let service = service
+            .map_response(|response: http::Response<B>| {
+                response.map(|body| body.map_err(Into::into).boxed_unsync())
+            })
+            .map_err(Into::into);
+        self.fallback = Some(BoxCloneSyncService::new(service));
         self
     }
 
@@ -267,8 +280,35 @@ impl Builder {
     /// `InvalidInput` naming both types if two resources share a path; otherwise what
     /// binding returns.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
-        let router = Router::new(self.routes, self.defaults)?;
         let listener = TcpListener::bind(addr).await?;
+        let (resources, rest) = self.into_resources()?;
+        let shared = ServerShared {
+            resources: Arc::new(resources),
+            fallback: rest.fallback,
+            http: rest.http,
+            #[cfg(feature = "tls")]
+            tls: rest.tls,
+        };
+        Ok(Server::new(listener, Arc::new(shared)))
+    }
+
+    /// The resources as a tower service, to serve them inside another server (an axum app,
+    /// say) instead of binding a port of their own; see [`WsService`]. The HTTP settings
+    /// (`handshake_timeout`, `max_request_head`, `max_request_headers`, `tls`, `fallback`)
+    /// are the other server's business there and are not used.
+    ///
+    /// # Errors
+    /// `InvalidInput` naming both types if two resources share a path; for the Redis
+    /// backplane, a URL it does not accept. Call it inside a tokio runtime when the server
+    /// has a backplane.
+    pub fn into_service(self) -> io::Result<WsService> {
+        let (resources, _rest) = self.into_resources()?;
+        Ok(WsService::new(Arc::new(resources)))
+    }
+
+    /// The resources and their hub, ready; and the settings of the HTTP side.
+    fn into_resources(self) -> io::Result<(Resources, HttpSide)> {
+        let router = Router::new(self.routes, self.defaults)?;
         self.hub.registry.set_routes(router.members());
         #[cfg(feature = "redis")]
         if let Some(url) = &self.redis {
@@ -282,19 +322,29 @@ impl Builder {
             state: self.state,
             shutdown_timeout: self.shutdown_timeout,
         });
-        let shared = ServerShared {
+        let resources = Resources {
             router,
             server: ServerHandle::new(self.hub),
-            fallback: self.fallback,
             admissions: Arc::new(Admissions::new(
                 self.max_connections,
                 self.max_connections_per_ip,
             )),
-            http: self.http,
             close_timeout: self.close_timeout,
+        };
+        let http = HttpSide {
+            fallback: self.fallback,
+            http: self.http,
             #[cfg(feature = "tls")]
             tls: self.tls,
         };
-        Ok(Server::new(listener, Arc::new(shared)))
+        Ok((resources, http))
     }
+}
+
+/// What a bound server needs beyond its resources.
+struct HttpSide {
+    fallback: Option<Fallback>,
+    http: HttpLimits,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::TlsConfig>,
 }

@@ -73,6 +73,7 @@ mod rejection;
 mod routing;
 mod serve;
 mod server;
+mod service;
 mod state;
 mod task;
 #[cfg(feature = "tls")]
@@ -95,6 +96,7 @@ pub use proto::CloseCode;
 pub use rejection::Rejection;
 pub use serve::Serve;
 pub use server::Server;
+pub use service::WsService;
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
 /// The rustls crate this server uses, to build a [`TlsConfig::from_rustls`] configuration.

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, fmt, io, sync::Arc};
 
-use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
 
 use crate::{
     Handler, ResourceConfig,
@@ -20,7 +20,7 @@ pub struct Route {
     path: &'static str,
     type_name: fn() -> &'static str,
     config: ResourceConfig,
-    upgrade: fn(hyper::Request<Incoming>, UpgradeContext) -> ResponseFuture,
+    upgrade: fn(http::request::Parts, OnUpgrade, UpgradeContext) -> ResponseFuture,
 }
 
 impl Route {
@@ -44,10 +44,11 @@ impl Route {
 
     pub(crate) fn upgrade(
         &self,
-        request: hyper::Request<Incoming>,
+        request: http::request::Parts,
+        on_upgrade: OnUpgrade,
         cx: UpgradeContext,
     ) -> ResponseFuture {
-        (self.upgrade)(request, cx)
+        (self.upgrade)(request, on_upgrade, cx)
     }
 }
 

@@ -3,7 +3,6 @@
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::StatusCode;
-use http_body_util::Full;
 use hyper::{server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{
@@ -15,11 +14,14 @@ use tracing::{debug, error, info};
 
 use bytes::Bytes;
 
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tower::{ServiceExt, util::BoxCloneSyncService};
+
 use crate::{
     ServerHandle,
     rejection::{Body, plain_response},
-    routing::Router,
-    upgrade::{Admissions, UpgradeContext},
+    service::{Resources, not_found},
 };
 
 /// Limits on the HTTP exchange before the upgrade.
@@ -76,13 +78,9 @@ pub struct Server {
 /// What every HTTP connection of a server shares.
 #[derive(Debug)]
 pub(crate) struct ServerShared {
-    pub(crate) router: Router,
-    pub(crate) server: ServerHandle,
+    pub(crate) resources: Arc<Resources>,
     pub(crate) fallback: Option<Fallback>,
-    pub(crate) admissions: Arc<Admissions>,
     pub(crate) http: HttpLimits,
-    /// How long to wait for the peer's close frame after sending one.
-    pub(crate) close_timeout: Duration,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::TlsConfig>,
 }
@@ -102,7 +100,7 @@ impl Server {
 
     /// A handle to the server's connections, topics, state and shutdown.
     pub fn handle(&self) -> ServerHandle {
-        self.shared.server.clone()
+        self.shared.resources.server.clone()
     }
 
     /// Accepts and serves connections until [`ServerHandle::shutdown`] is called, then
@@ -123,9 +121,9 @@ impl Server {
     /// # Errors
     /// As [`run`](Server::run).
     pub async fn with_graceful_shutdown(self, signal: impl Future<Output = ()>) -> io::Result<()> {
-        let paths: Vec<_> = self.shared.router.paths().collect();
+        let paths: Vec<_> = self.shared.resources.router.paths().collect();
         info!(addr = %self.listener.local_addr()?, ?paths, "WebSocket server listening");
-        let hub = self.shared.server.hub().clone();
+        let hub = self.shared.resources.server.hub().clone();
         tokio::select! {
             () = self.accept_loop() => {}
             () = signal => info!("shutdown signal received"),
@@ -159,7 +157,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Serve
     let deadline = Instant::now() + shared.http.handshake_timeout;
     #[cfg(feature = "tls")]
     if let Some(acceptor) = shared.tls.as_ref().map(crate::TlsConfig::acceptor) {
-        let hub = shared.server.hub().clone();
+        let hub = shared.resources.server.hub().clone();
         tokio::select! {
             result = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => match result {
                 Ok(Ok(tls)) => serve_http(tls, peer, shared, deadline).await,
@@ -179,7 +177,7 @@ async fn serve_http<S>(stream: S, peer: SocketAddr, shared: Arc<ServerShared>, d
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let hub = shared.server.hub().clone();
+    let hub = shared.resources.server.hub().clone();
     let limits = shared.http;
     let service = service_fn(move |request| {
         let shared = shared.clone();
@@ -210,47 +208,40 @@ where
 }
 
 async fn route_request(
-    request: hyper::Request<hyper::body::Incoming>,
+    request: hyper::Request<Incoming>,
     peer: SocketAddr,
     shared: Arc<ServerShared>,
-) -> http::Response<Body> {
-    let Some(entry) = shared.router.get(request.uri().path()) else {
-        if let Some(fallback) = &shared.fallback {
-            let (parts, _body) = request.into_parts();
-            return fallback.answer(&parts).map(Full::new);
+) -> http::Response<BoxBody> {
+    if let Some(entry) = shared.resources.at(request.uri().path()) {
+        let upgrade = shared.resources.upgrade(entry, request, Some(peer));
+        return upgrade.await.map(boxed);
+    }
+    match &shared.fallback {
+        Some(fallback) => fallback
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|error| {
+                error!(%peer, %error, "the fallback service failed");
+                plain_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n").map(boxed)
+            }),
+        None => {
+            debug!(%peer, path = request.uri().path(), "no resource at this path");
+            not_found().map(boxed)
         }
-        debug!(%peer, path = request.uri().path(), "no resource at this path");
-        return plain_response(
-            StatusCode::NOT_FOUND,
-            "no WebSocket resource at this path\n",
-        );
-    };
-    let cx = UpgradeContext {
-        peer,
-        settings: entry.settings,
-        close_timeout: shared.close_timeout,
-        server: shared.server.clone(),
-        members: entry.members.clone(),
-        admissions: shared.admissions.clone(),
-        count: entry.count.clone(),
-    };
-    entry.route.upgrade(request, cx).await
-}
-
-type Answer = dyn Fn(&http::request::Parts) -> http::Response<Bytes> + Send + Sync;
-
-/// The answer to plain HTTP requests outside the resources.
-#[derive(Clone)]
-pub(crate) struct Fallback(pub(crate) Arc<Answer>);
-
-impl Fallback {
-    pub(crate) fn answer(&self, request: &http::request::Parts) -> http::Response<Bytes> {
-        (self.0)(request)
     }
 }
 
-impl std::fmt::Debug for Fallback {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Fallback")
-    }
+/// A response body of any kind, as hyper serves it.
+pub(crate) type BoxBody = http_body_util::combinators::UnsyncBoxBody<Bytes, BoxError>;
+
+/// An error of any kind, from a fallback service or its body.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn boxed(body: Body) -> BoxBody {
+    body.map_err(|never| match never {}).boxed_unsync()
 }
+
+/// The service that answers plain HTTP requests outside the resources.
+pub(crate) type Fallback =
+    BoxCloneSyncService<hyper::Request<Incoming>, http::Response<BoxBody>, BoxError>;

@@ -157,8 +157,8 @@ impl Connection {
         self.inner.request.headers()
     }
 
-    /// The address of the TCP peer.
-    pub fn peer_addr(&self) -> SocketAddr {
+    /// The address of the TCP peer, where known (see [`Request::peer_addr`]).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.inner.request.peer_addr()
     }
 

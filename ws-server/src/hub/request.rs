@@ -20,7 +20,8 @@ use crate::ServerHandle;
 pub struct Request {
     uri: Uri,
     headers: HeaderMap,
-    peer_addr: SocketAddr,
+    extensions: http::Extensions,
+    peer_addr: Option<SocketAddr>,
     server: ServerHandle,
     protocol: Option<&'static str>,
 }
@@ -28,13 +29,14 @@ pub struct Request {
 impl Request {
     pub(crate) fn new(
         parts: http::request::Parts,
-        peer_addr: SocketAddr,
+        peer_addr: Option<SocketAddr>,
         server: ServerHandle,
     ) -> Request {
         let (uri, headers) = detach(&parts.uri, &parts.headers);
         Request {
             uri,
             headers,
+            extensions: parts.extensions,
             peer_addr,
             server,
             protocol: None,
@@ -99,9 +101,28 @@ impl Request {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
-    /// The address of the TCP peer.
-    pub fn peer_addr(&self) -> SocketAddr {
+    /// The address of the TCP peer, where known: always on the standalone server; inside
+    /// another server (see [`WsService`](crate::WsService)), where the request carries it
+    /// as an extension (axum's `ConnectInfo<SocketAddr>`, or a `SocketAddr`).
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
         self.peer_addr
+    }
+
+    /// The request's extensions: what tower middleware in front of the resource put there
+    /// (an authentication layer's user, say).
+    ///
+    /// ```
+    /// # use ws_server::Request;
+    /// #[derive(Clone)]
+    /// struct User(String);
+    ///
+    /// fn user(request: &Request) -> Option<&str> {
+    ///     request.extensions().get::<User>().map(|user| user.0.as_str())
+    /// }
+    /// # let _ = user;
+    /// ```
+    pub fn extensions(&self) -> &http::Extensions {
+        &self.extensions
     }
 }
 
@@ -148,7 +169,7 @@ mod tests {
             .expect("request")
             .into_parts();
         let server = ServerHandle::new(std::sync::Arc::new(crate::hub::Hub::new()));
-        Request::new(parts, ([127, 0, 0, 1], 4000).into(), server)
+        Request::new(parts, Some(([127, 0, 0, 1], 4000).into()), server)
     }
 
     #[test]

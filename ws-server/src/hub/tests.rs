@@ -25,7 +25,7 @@ fn connections_with(
             .body(())
             .expect("request")
             .into_parts();
-        let request = Request::new(parts, ([127, 0, 0, 1], 4000).into(), server.clone());
+        let request = Request::new(parts, Some(([127, 0, 0, 1], 4000).into()), server.clone());
         let conn = Connection::new(
             ConnId::new(id),
             request,

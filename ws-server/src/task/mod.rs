@@ -62,7 +62,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     K: Send,
 {
-    info!(conn = %conn.id(), path = conn.path(), peer = %conn.peer_addr(), "connection opened");
+    info!(conn = %conn.id(), path = conn.path(), peer = ?conn.peer_addr(), "connection opened");
     conn.server().hub().register(&conn);
     let mut task = Task {
         io,
@@ -550,7 +550,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
 }
 
 /// Reads and drops what arrives until the peer ends its side of the socket.
-async fn discard_until_end<S: AsyncRead + Unpin>(io: &mut S) {
+pub(crate) async fn discard_until_end<S: AsyncRead + Unpin>(io: &mut S) {
     // On the heap: a buffer in the future would grow every connection's task.
     let mut sink = vec![0; 4096];
     while let Ok(1..) = io.read(&mut sink).await {}

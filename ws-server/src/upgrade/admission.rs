@@ -52,7 +52,8 @@ impl Admissions {
         self.open.load(Ordering::Relaxed)
     }
 
-    /// Takes a slot for a connection from `ip` to a resource allowing `resource_max`.
+    /// Takes a slot for a connection from `ip` (where known: the per-address cap needs it)
+    /// to a resource allowing `resource_max`.
     ///
     /// # Errors
     /// 503 if the server or the resource is full, 429 if this address has its share.
@@ -60,7 +61,7 @@ impl Admissions {
         self: &Arc<Self>,
         resource: &Arc<ResourceCount>,
         resource_max: Option<usize>,
-        ip: IpAddr,
+        ip: Option<IpAddr>,
     ) -> Result<Slot, Rejection> {
         let mut slot = Slot {
             admissions: self.clone(),
@@ -83,7 +84,7 @@ impl Admissions {
                 "this resource is at its connection limit",
             ));
         }
-        if let Some(max) = self.max_per_ip {
+        if let (Some(max), Some(ip)) = (self.max_per_ip, ip) {
             let mut per_ip = self.per_ip.lock().unwrap_or_else(|e| e.into_inner());
             let count = per_ip.entry(ip).or_default();
             if *count >= max {
@@ -131,22 +132,22 @@ mod tests {
         let admissions = Arc::new(Admissions::new(Some(3), Some(2)));
         let chat = Arc::new(ResourceCount::default());
         let feed = Arc::new(ResourceCount::default());
-        let first = admissions.admit(&chat, Some(2), HOME).expect("first");
-        let _second = admissions.admit(&chat, None, AWAY).expect("second");
+        let first = admissions.admit(&chat, Some(2), Some(HOME)).expect("first");
+        let _second = admissions.admit(&chat, None, Some(AWAY)).expect("second");
         let status = |result: Result<Slot, Rejection>| result.err().map(|r| r.status());
         assert_eq!(
-            status(admissions.admit(&chat, Some(2), AWAY)),
+            status(admissions.admit(&chat, Some(2), Some(AWAY))),
             Some(StatusCode::SERVICE_UNAVAILABLE)
         );
-        let _third = admissions.admit(&feed, None, HOME).expect("third");
+        let _third = admissions.admit(&feed, None, Some(HOME)).expect("third");
         assert_eq!(
-            status(admissions.admit(&feed, None, AWAY)),
+            status(admissions.admit(&feed, None, Some(AWAY))),
             Some(StatusCode::SERVICE_UNAVAILABLE)
         );
         assert_eq!(admissions.open(), 3);
         drop(first);
         assert_eq!(
-            status(admissions.admit(&feed, None, HOME)),
+            status(admissions.admit(&feed, None, Some(HOME))),
             None,
             "HOME has one of its two slots back"
         );
@@ -162,15 +163,17 @@ mod tests {
     fn the_per_address_cap_counts_each_address_apart() {
         let admissions = Arc::new(Admissions::new(None, Some(1)));
         let chat = Arc::new(ResourceCount::default());
-        let home = admissions.admit(&chat, None, HOME).expect("home");
+        let home = admissions.admit(&chat, None, Some(HOME)).expect("home");
         let refused = admissions
-            .admit(&chat, None, HOME)
+            .admit(&chat, None, Some(HOME))
             .err()
             .map(|r| r.status());
         assert_eq!(refused, Some(StatusCode::TOO_MANY_REQUESTS));
-        let _away = admissions.admit(&chat, None, AWAY).expect("away");
+        let _away = admissions.admit(&chat, None, Some(AWAY)).expect("away");
         drop(home);
-        let _home = admissions.admit(&chat, None, HOME).expect("home again");
+        let _home = admissions
+            .admit(&chat, None, Some(HOME))
+            .expect("home again");
         assert_eq!(admissions.per_ip.lock().expect("lock").len(), 2);
     }
 }

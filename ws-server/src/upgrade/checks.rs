@@ -11,16 +11,16 @@ const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /// Checks an upgrade request (RFC 6455 section 4.2.1) and returns the
 /// `Sec-WebSocket-Accept` value to answer with.
-pub(crate) fn check<B>(request: &http::Request<B>) -> Result<HeaderValue, HandshakeRejection> {
-    if request.method() != Method::GET {
+pub(crate) fn check(request: &http::request::Parts) -> Result<HeaderValue, HandshakeRejection> {
+    if request.method != Method::GET {
         return Err(HandshakeRejection::MethodNotGet);
     }
-    if request.version() < Version::HTTP_11 {
+    if request.version < Version::HTTP_11 {
         return Err(HandshakeRejection::HttpVersion);
     }
-    let headers = request.headers();
+    let headers = &request.headers;
     // RFC 9112 section 3.2: exactly one `Host` in an HTTP/1.1 request.
-    if request.version() == Version::HTTP_11 && single(headers, header::HOST).is_none() {
+    if request.version == Version::HTTP_11 && single(headers, header::HOST).is_none() {
         return Err(HandshakeRejection::Host);
     }
     if !has_token(headers, header::UPGRADE, "websocket") {
@@ -74,6 +74,22 @@ fn single(headers: &HeaderMap, name: header::HeaderName) -> Option<&HeaderValue>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check<B>(request: &http::Request<B>) -> Result<HeaderValue, HandshakeRejection> {
+        let (parts, _) = clone_parts(request);
+        super::check(&parts)
+    }
+
+    fn clone_parts<B>(request: &http::Request<B>) -> (http::request::Parts, ()) {
+        let mut builder = http::Request::builder()
+            .method(request.method())
+            .uri(request.uri())
+            .version(request.version());
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
+        }
+        builder.body(()).expect("request").into_parts()
+    }
 
     fn request() -> http::request::Builder {
         http::Request::get("/chat")

@@ -9,12 +9,13 @@ mod origin;
 mod rejection;
 mod transport;
 
-use std::{future::Future, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
+use std::{future::Future, io, net::SocketAddr, pin::Pin, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use hyper::body::Incoming;
+use hyper::upgrade::OnUpgrade;
+use tokio::io::AsyncWriteExt;
 use tracing::{debug, info, warn};
 
 use admission::Slot;
@@ -27,7 +28,7 @@ use crate::{
     config::{Handshake, ResourceSettings},
     hub::Members,
     outbox::SendDeflate,
-    proto::{DeflateParams, negotiate_deflate},
+    proto::{DeflateParams, OutFrame, negotiate_deflate},
     rejection::Body,
     task::{self, Settings},
 };
@@ -35,7 +36,8 @@ use crate::{
 /// What the HTTP layer knows when a request reaches a resource.
 pub(crate) struct UpgradeContext {
     pub(crate) server: ServerHandle,
-    pub(crate) peer: SocketAddr,
+    /// The TCP peer, where known (a service inside another server may not know it).
+    pub(crate) peer: Option<SocketAddr>,
     pub(crate) settings: ResourceSettings,
     pub(crate) close_timeout: Duration,
     pub(crate) members: Arc<Members>,
@@ -71,12 +73,14 @@ impl Refusal {
 
 /// Step one: whether and how to upgrade, from the request and the resource's settings
 /// alone. Refusals are logged.
-pub(crate) fn negotiate<B>(
-    request: &http::Request<B>,
+pub(crate) fn negotiate(
+    request: &http::request::Parts,
     cx: &UpgradeContext,
 ) -> Result<Negotiated, Refusal> {
-    let path = request.uri().path();
-    let peer = cx.peer;
+    let path = request.uri.path();
+    let peer = cx
+        .peer
+        .map_or_else(|| "unknown".to_owned(), |peer| peer.to_string());
     let accept_key = checks::check(request).map_err(|rejection| {
         info!(%peer, path, %rejection, "refused handshake");
         Refusal::Malformed(rejection)
@@ -86,7 +90,7 @@ pub(crate) fn negotiate<B>(
         subprotocols,
         max_connections,
     } = cx.settings.handshake;
-    let headers = request.headers();
+    let headers = &request.headers;
     if !origin::allowed(origins, headers) {
         let origin = headers.get(header::ORIGIN);
         info!(%peer, path, ?origin, "refused handshake: origin not allowed");
@@ -110,7 +114,7 @@ pub(crate) fn negotiate<B>(
     })?;
     let slot = cx
         .admissions
-        .admit(&cx.count, max_connections, peer.ip())
+        .admit(&cx.count, max_connections, cx.peer.map(|peer| peer.ip()))
         .map_err(|rejection| {
             warn!(%peer, path, status = %rejection.status(), "refused handshake: {}", rejection.body());
             Refusal::Policy(rejection)
@@ -154,6 +158,45 @@ impl Negotiated {
     }
 }
 
+/// Answers `accept`'s refusal: with its HTTP status, or for [`Rejection::close`] with the
+/// 101 and then, at once, a close frame with its code and reason (a browser's `WebSocket`
+/// sees no HTTP status, only the close). The admission slot is held until that socket is
+/// closed.
+fn refuse(
+    rejection: Rejection,
+    request: &Request,
+    negotiated: Negotiated,
+    on_upgrade: OnUpgrade,
+    cx: &UpgradeContext,
+) -> Response<Body> {
+    let path = request.path();
+    let peer = request.peer_addr();
+    let Some(code) = rejection.close_code() else {
+        info!(?peer, path, status = %rejection.status(), "upgrade refused by accept");
+        return rejection.into_response();
+    };
+    info!(?peer, path, %code, reason = rejection.body(), "upgrade refused by accept with a close");
+    let response = negotiated.response();
+    let slot = negotiated.slot;
+    let close_timeout = cx.close_timeout;
+    let frame = OutFrame::close(Some((code, rejection.body())));
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            let (mut transport, _) = Transport::of(upgraded);
+            let close = async {
+                transport.write_all(frame.header()).await?;
+                transport.write_all(frame.payload()).await?;
+                transport.shutdown().await?;
+                task::discard_until_end(&mut transport).await;
+                io::Result::Ok(())
+            };
+            let _ = tokio::time::timeout(close_timeout, close).await;
+        }
+        drop(slot);
+    });
+    response
+}
+
 /// How this connection compresses what it sends, if it does.
 fn send_deflate(compression: Compression, params: DeflateParams) -> SendDeflate {
     SendDeflate {
@@ -165,33 +208,31 @@ fn send_deflate(compression: Compression, params: DeflateParams) -> SendDeflate 
 
 pub(crate) type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
-/// The upgrade entry point of resource `H`, stored in its [`Route`](crate::routing::Route).
+/// The upgrade entry point of resource `H`, stored in its [`Route`](crate::routing::Route):
+/// the request's head, what completes hyper's upgrade, and the resource's context.
 pub(crate) fn upgrade_to<H: Handler>(
-    request: hyper::Request<Incoming>,
+    request: http::request::Parts,
+    on_upgrade: OnUpgrade,
     cx: UpgradeContext,
 ) -> ResponseFuture {
-    Box::pin(upgrade::<H>(request, cx))
+    Box::pin(upgrade::<H>(request, on_upgrade, cx))
 }
 
 /// The three steps for a request to resource `H`.
 async fn upgrade<H: Handler>(
-    mut request: hyper::Request<Incoming>,
+    request: http::request::Parts,
+    on_upgrade: OnUpgrade,
     cx: UpgradeContext,
 ) -> Response<Body> {
     let negotiated = match negotiate(&request, &cx) {
         Ok(negotiated) => negotiated,
         Err(refusal) => return refusal.into_response(),
     };
-    let on_upgrade = hyper::upgrade::on(&mut request);
-    let (parts, _body) = request.into_parts();
     let request =
-        Request::new(parts, cx.peer, cx.server.clone()).with_protocol(negotiated.protocol);
+        Request::new(request, cx.peer, cx.server.clone()).with_protocol(negotiated.protocol);
     let handler = match H::accept(&request).await {
         Ok(handler) => handler,
-        Err(rejection) => {
-            info!(peer = %cx.peer, path = request.path(), status = %rejection.status(), "upgrade refused by accept");
-            return rejection.into_response();
-        }
+        Err(rejection) => return refuse(rejection, &request, negotiated, on_upgrade, &cx),
     };
     let response = negotiated.response();
     let Negotiated { deflate, slot, .. } = negotiated;
@@ -223,7 +264,7 @@ async fn upgrade<H: Handler>(
                     transport, early, handler, conn, settings, params, keep,
                 ));
             }
-            Err(error) => debug!(peer = %conn.peer_addr(), %error, "upgrade did not complete"),
+            Err(error) => debug!(peer = ?conn.peer_addr(), %error, "upgrade did not complete"),
         }
     });
     response
