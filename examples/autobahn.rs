@@ -4,8 +4,12 @@
 //! (cases 12.* and 13.*).
 //!
 //! ```text
-//! cargo run --release --example autobahn -- --addr 127.0.0.1:9002
+//! cargo run --release --example autobahn -- --addr 127.0.0.1:9002 [--axum]
 //! ```
+//!
+//! With `--axum`, the resource is served inside an axum app through `WsService` (as the
+//! router's fallback service) instead of by ws-server's own server: the same conformance
+//! through the embedded path.
 
 mod common;
 
@@ -35,5 +39,19 @@ impl Handler for AutobahnEcho {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     common::init_logging();
+    if common::flag("--axum") {
+        let ws = ws_server::Server::builder()
+            .registered_routes()
+            .into_service()?;
+        let app = axum::Router::new().fallback_service(ws.clone());
+        let listener = tokio::net::TcpListener::bind(common::addr()).await?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        ws.handle().shutdown().await;
+        return Ok(());
+    }
     serve!(common::addr()).await
 }

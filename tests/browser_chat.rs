@@ -1,5 +1,6 @@
 //! The chat example in two headless Chromium windows, driven through WebDriver
-//! (chromedriver): they join, talk, see each other's messages and the leave notice.
+//! (chromedriver): they join, talk, see each other's messages and the leave notice; a
+//! taken name is refused with a reason the page shows.
 //!
 //! Needs Debian's `chromium` and `chromium-driver`, which `.ci/run` installs.
 
@@ -112,7 +113,8 @@ async fn window(driver: &Driver, profile: &Profile) -> Client {
         .expect("WebDriver session")
 }
 
-async fn join(window: &Client, addr: SocketAddr, name: &str) {
+/// Opens the page and asks to join as `name`.
+async fn try_join(window: &Client, addr: SocketAddr, name: &str) {
     window
         .goto(&format!("http://{addr}/"))
         .await
@@ -126,6 +128,10 @@ async fn join(window: &Client, addr: SocketAddr, name: &str) {
         .click()
         .await
         .expect("click join");
+}
+
+async fn join(window: &Client, addr: SocketAddr, name: &str) {
+    try_join(window, addr, name).await;
     wait_for_text(window, "status", &format!("connected as {name}")).await;
     // The page records `WebSocket.extensions`: what Chromium negotiated.
     let extensions = window
@@ -194,6 +200,9 @@ async fn two_browsers_chat_and_see_each_other_leave() {
 
     join(&alice, addr, "alice").await;
     wait_for_text(&alice, "log", "Welcome, alice! Nobody else is here yet.").await;
+    // A taken name: the page shows why (a browser sees the close, never an HTTP status).
+    try_join(&bob, addr, "alice").await;
+    wait_for_text(&bob, "status", "disconnected (4001 that name is taken)").await;
     join(&bob, addr, "bob").await;
     wait_for_text(&bob, "log", "Welcome, bob! Here: alice.").await;
     wait_for_text(&alice, "log", "bob has joined").await;

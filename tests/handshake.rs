@@ -41,6 +41,20 @@ impl Handler for Private {
     }
 }
 
+/// Refuses every client with a close a browser can read.
+#[ws_resource("/closed")]
+struct Closed;
+
+impl Handler for Closed {
+    async fn accept(request: &Request) -> Result<Self, Rejection> {
+        let code = match request.query("code") {
+            Some(code) => code.parse().unwrap_or(4000),
+            None => 4003,
+        };
+        Err(Rejection::close(ws_server::CloseCode::new(code), "go away"))
+    }
+}
+
 /// Neither `Default` nor `accept`: cannot be built.
 #[ws_resource("/unbuildable")]
 struct Unbuildable {
@@ -54,6 +68,7 @@ async fn server() -> SocketAddr {
         Server::builder()
             .route::<Recorder>()
             .route::<Private>()
+            .route::<Closed>()
             .route::<Unbuildable>(),
     )
     .await
@@ -238,4 +253,17 @@ async fn header_lines_are_capped_at_100_by_default_and_the_cap_is_a_setting() {
     )
     .await;
     assert_eq!(status(&http_head(roomy, &many).await), 101);
+}
+
+#[tokio::test]
+async fn a_refusal_by_close_completes_the_handshake_and_closes_with_its_code() {
+    let addr = server().await;
+    let mut client = support::connect(addr, "/closed").await;
+    assert_eq!(
+        support::expect_close(&mut client).await,
+        (4003, "go away".to_owned())
+    );
+    // Codes a refusal may not carry become 1008 (policy).
+    let mut client = support::connect(addr, "/closed?code=1006").await;
+    assert_eq!(support::expect_close(&mut client).await.0, 1008);
 }

@@ -23,6 +23,12 @@ pub(crate) fn option(name: &str) -> Option<String> {
     None
 }
 
+/// Whether `name` is on the command line.
+#[allow(dead_code)] // Not every example takes every option.
+pub(crate) fn flag(name: &str) -> bool {
+    std::env::args().skip(1).any(|arg| arg == name)
+}
+
 /// Logs to stderr; `RUST_LOG` overrides the default level (info).
 pub(crate) fn init_logging() {
     tracing_subscriber::fmt()
