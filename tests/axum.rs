@@ -264,3 +264,42 @@ async fn nested_and_fallback_services_route_by_the_path_axum_hands_over() {
     let head = support::http_head(addr, "GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
+
+/// The same service in a plain hyper server, without axum: hyper-util adapts any tower
+/// service, and the connection is served with upgrades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_runs_in_a_plain_hyper_server() {
+    let ws = Server::builder()
+        .route::<Echo>()
+        .into_service()
+        .expect("service");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                return;
+            };
+            // hyper knows no peer; the request carries it as a `SocketAddr` extension.
+            let ws = ws.clone();
+            let service = tower::ServiceBuilder::new()
+                .map_request(move |mut request: http::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(peer);
+                    request
+                })
+                .service(ws);
+            tokio::spawn(
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper_util::service::TowerToHyperService::new(service),
+                    )
+                    .with_upgrades(),
+            );
+        }
+    });
+    let mut client = connect(addr, "/echo").await;
+    assert_eq!(round_trip(&mut client, "plain hyper").await, "plain hyper");
+}

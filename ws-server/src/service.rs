@@ -64,7 +64,8 @@ impl Resources {
 
 /// The resources of a [`Builder`](crate::Builder) as a tower [`Service`], to serve them
 /// inside another server: an axum `Router` (`route_service`, `nest_service`,
-/// `fallback_service`), a hyper or hyper-util server, any tower stack. Each request to a
+/// `fallback_service`), a hyper server (through hyper-util's `TowerToHyperService`, with
+/// `with_upgrades`), any tower stack. Each request to a
 /// resource's path is upgraded with the same engine, limits, policies, compression,
 /// heartbeat, topics and backplane as the standalone server; other paths get 404.
 ///
