@@ -12,6 +12,7 @@ use ws_server::{Handler, Server, ws_resource};
 use support::{close_frame_of, deflate_upgrade, masked, raw_upgrade, read_frame, start};
 
 echo_resource!(Echo, "/echo", max_message = 100000);
+echo_resource!(Defaults, "/defaults");
 
 #[ws_resource("/plain", compression = "off")]
 #[derive(Default)]
@@ -20,7 +21,13 @@ struct Plain;
 impl Handler for Plain {}
 
 async fn server() -> std::net::SocketAddr {
-    start(Server::builder().route::<Echo>().route::<Plain>()).await
+    start(
+        Server::builder()
+            .route::<Echo>()
+            .route::<Plain>()
+            .route::<Defaults>(),
+    )
+    .await
 }
 
 /// Raw deflate with the sync flush's `00 00 ff ff` removed, as RFC 7692 sends it.
@@ -38,7 +45,7 @@ fn inflate(data: &[u8]) -> Vec<u8> {
     let mut input = data.to_vec();
     input.extend_from_slice(&[0, 0, 0xff, 0xff]);
     let mut inflater = Decompress::new(false);
-    let mut out = Vec::with_capacity(1 << 20);
+    let mut out = Vec::with_capacity(8 << 20);
     inflater
         .decompress_vec(&input, &mut out, FlushDecompress::Sync)
         .expect("inflate");
@@ -184,4 +191,37 @@ async fn an_eight_bit_client_window_is_granted_and_read() {
         read_frame(&mut stream).await,
         (0x82, b"short enough for any window".to_vec())
     );
+}
+
+/// Data that does not compress grows a little when compressed: with the default limits, a
+/// message of exactly `max_message` (4 MiB) sent as one compressed frame is still accepted,
+/// as browsers and most clients send it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_largest_message_sent_compressed_in_one_frame_is_accepted_by_default() {
+    let addr = server().await;
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let random: Vec<u8> = (0..ws_server::Limits::DEFAULT.max_message())
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let compressed = deflate(&random);
+    assert!(compressed.len() > random.len(), "random data grows");
+    let (mut stream, head) = deflate_upgrade(addr, "/defaults", OFFER).await;
+    assert!(head.contains("permessage-deflate"), "{head}");
+    stream
+        .write_all(&masked(true, RSV1 | 0x2, &compressed))
+        .await
+        .expect("send");
+    let (head, payload) = read_frame(&mut stream).await;
+    assert_eq!(head & 0x0f, 0x2, "the echo, not a close");
+    let echoed = if head & RSV1 != 0 {
+        inflate(&payload)
+    } else {
+        payload
+    };
+    assert!(echoed == random, "the echo differs");
 }

@@ -20,6 +20,12 @@ use crate::{
     upgrade::Admissions,
 };
 
+/// Why a server with no resource does not start.
+const NO_RESOURCES: &str = "no WebSocket resource to serve: no #[ws_resource] is linked into \
+this program and none was added with Builder::route. If the resources are defined in \
+another crate, name that crate somewhere in the program (`use my_resources as _;`) so that \
+the linker keeps their registrations";
+
 /// How long to wait for the peer's close frame after sending one, unless configured.
 const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -277,8 +283,9 @@ impl Builder {
     /// Builds the route table and binds the listener.
     ///
     /// # Errors
-    /// `InvalidInput` naming both types if two resources share a path; otherwise what
-    /// binding returns.
+    /// `InvalidInput` if there is no resource to serve (saying what to write when they are
+    /// in a crate the program does not name), or naming both types if two resources share
+    /// a path; otherwise what binding returns.
     pub async fn bind(self, addr: impl ToSocketAddrs) -> io::Result<Server> {
         let listener = TcpListener::bind(addr).await?;
         let (resources, rest) = self.into_resources()?;
@@ -298,8 +305,8 @@ impl Builder {
     /// are the other server's business there and are not used.
     ///
     /// # Errors
-    /// `InvalidInput` naming both types if two resources share a path; for the Redis
-    /// backplane, a URL it does not accept. Call it inside a tokio runtime when the server
+    /// As [`bind`](Builder::bind) for the resources; for the Redis backplane, a URL it does
+    /// not accept. Call it inside a tokio runtime when the server
     /// has a backplane.
     pub fn into_service(self) -> io::Result<WsService> {
         let (resources, _rest) = self.into_resources()?;
@@ -308,6 +315,9 @@ impl Builder {
 
     /// The resources and their hub, ready; and the settings of the HTTP side.
     fn into_resources(self) -> io::Result<(Resources, HttpSide)> {
+        if self.routes.is_empty() {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, NO_RESOURCES));
+        }
         let router = Router::new(self.routes, self.defaults)?;
         self.hub.registry.set_routes(router.members());
         #[cfg(feature = "redis")]

@@ -44,7 +44,7 @@
 //!
 //! | limit | default | breach |
 //! | --- | --- | --- |
-//! | `max_payload`: bytes in one frame | 1 MiB | 1009, before the payload is read |
+//! | `max_payload`: bytes in one frame | `max_message` and an eighth | 1009, before the payload is read |
 //! | `max_frames`: frames in one message | 1024 | 1009 |
 //! | `max_message`: bytes in one message (inflated, if compressed) | 4 MiB | 1009 |
 //! | `max_queue`: bytes queued to send | 1 MiB | [`SlowConsumer`] policy (1008 by default) |

@@ -25,7 +25,7 @@ use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::{timeout, timeout_at},
 };
-use tracing::{debug, error, info};
+use tracing::{Instrument, debug, error, info, info_span};
 use writer::Writer;
 
 use crate::{
@@ -62,7 +62,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     K: Send,
 {
-    info!(conn = %conn.id(), path = conn.path(), peer = ?conn.peer_addr(), "connection opened");
+    // Every line this connection logs carries its id, path and peer.
+    let span = info_span!("conn", id = %conn.id(), path = conn.path(), peer = ?conn.peer_addr());
+    span.in_scope(|| info!("connection opened"));
     conn.server().hub().register(&conn);
     let mut task = Task {
         io,
@@ -81,16 +83,17 @@ where
         drop(task);
         conn.outbox().shut();
         conn.server().hub().unregister(&conn);
-        info!(conn = %conn.id(), %code, reason, "connection closed");
+        info!(%code, reason, "connection closed");
         let mut on_close = pin!(handler.on_close(&conn, code, &reason));
         if poll_fn(|cx| poll_guarded(on_close.as_mut(), cx))
             .await
             .is_err()
         {
-            error!(conn = %conn.id(), "handler panicked in on_close");
+            error!("handler panicked in on_close");
         }
         drop(keep);
     }
+    .instrument(span)
 }
 
 /// Where a connection is in its life.
@@ -216,12 +219,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
             let read = poll_fn(|cx| self.poll_read_or_step(cx)).await;
             let handled = match read {
                 Ok(Ok(0)) => {
-                    debug!(conn = %self.conn.id(), "peer closed the socket");
+                    debug!("peer closed the socket");
                     Err(Ended::Broken)
                 }
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err(error)) => {
-                    debug!(conn = %self.conn.id(), %error, "read failed");
+                    debug!(%error, "read failed");
                     Err(Ended::Broken)
                 }
                 Err(step) => self.handle(step),
@@ -327,7 +330,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         })
         .await?;
         if outcome.is_err() {
-            error!(conn = %self.conn.id(), "handler panicked; closing the connection with 1011");
+            error!("handler panicked; closing the connection with 1011");
             self.close_with(CloseCode::INTERNAL_ERROR, "internal error");
         }
         Ok(())
@@ -399,14 +402,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
     }
 
     fn handle(&mut self, step: Step) -> Result<(), Ended> {
-        let id = self.conn.id();
         match step {
             Step::WriteFailed(error) => {
-                debug!(conn = %id, %error, "write failed");
+                debug!(%error, "write failed");
                 Err(Ended::Broken)
             }
             Step::Outbox if self.conn.outbox().is_aborted() => {
-                debug!(conn = %id, "stopped by the server");
+                debug!("stopped by the server");
                 if matches!(self.phase, Phase::Open | Phase::Slow) {
                     self.phase = Phase::Closing((CloseCode::GOING_AWAY, SHUTDOWN_REASON.into()));
                 }
@@ -429,7 +431,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
     }
 
     fn timer_fired(&mut self) -> Result<(), Ended> {
-        let id = self.conn.id();
         let (expired, ping_due) = self.timers.fire();
         if ping_due {
             self.conn.outbox().push_ping();
@@ -437,24 +438,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         match expired {
             None => Ok(()),
             Some(Expired::CloseHandshake) => {
-                debug!(conn = %id, "no close frame from the peer in time");
+                debug!("no close frame from the peer in time");
                 Err(Ended::Broken)
             }
             Some(Expired::Grace) => {
                 let dropped = self.conn.queued_bytes();
                 self.writer.keep_partial();
                 self.conn.outbox().drop_queued(self.writer.held_bytes());
-                info!(conn = %id, dropped, "slow consumer: queue not drained in the grace period");
+                info!(
+                    dropped,
+                    "slow consumer: queue not drained in the grace period"
+                );
                 self.close_with(CloseCode::POLICY, "slow consumer");
                 Ok(())
             }
             Some(Expired::Pong) => {
-                info!(conn = %id, "no pong in time; closing with 1001");
+                info!("no pong in time; closing with 1001");
                 self.close_with(CloseCode::GOING_AWAY, "ping timeout");
                 Ok(())
             }
             Some(Expired::Idle) => {
-                info!(conn = %id, "idle too long; closing with 1001");
+                info!("idle too long; closing with 1001");
                 self.close_with(CloseCode::GOING_AWAY, "idle timeout");
                 Ok(())
             }
@@ -478,7 +482,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         } else if matches!(self.phase, Phase::Open) && outbox.is_slow() {
             self.phase = Phase::Slow;
             let grace = outbox.grace();
-            info!(conn = %self.conn.id(), queued = self.conn.queued_bytes(), ?grace, "slow consumer: its queue is full");
+            info!(
+                queued = self.conn.queued_bytes(),
+                ?grace,
+                "slow consumer: its queue is full"
+            );
             self.timers.start_grace(tokio::time::Instant::now() + grace);
         }
     }
@@ -501,7 +509,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                     Some(frame) => (frame.code, frame.reason.to_string()),
                     None => (CloseCode::NO_STATUS, String::new()),
                 };
-                debug!(conn = %self.conn.id(), code = %status.0, reason = status.1, "close frame received");
+                debug!(code = %status.0, reason = status.1, "close frame received");
                 // Echo the code (without the reason), or an empty close for an empty one.
                 self.conn
                     .outbox()
@@ -521,7 +529,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         if let Phase::Closing(status) = &self.phase {
             // Already closing, so the decoder was only skipping frames, and even their
             // headers make no sense: give up on the peer's close.
-            debug!(conn = %self.conn.id(), %error, "unparseable data while closing");
+            debug!(%error, "unparseable data while closing");
             self.phase = Phase::Draining {
                 status: status.clone(),
                 linger: true,
@@ -529,7 +537,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
             return;
         }
         let code = error.close_code();
-        info!(conn = %self.conn.id(), %code, %error, "failing the connection");
+        info!(%code, %error, "failing the connection");
         self.close_with(code, &error.to_string());
         if let Phase::Closing(status) = &self.phase {
             if error.is_in_close_frame() {
