@@ -58,6 +58,7 @@
 //! violations at `INFO`, refused handshakes at `INFO`, I/O details at `DEBUG`.
 
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod backplane;
 mod builder;
@@ -222,7 +223,7 @@ pub mod __private {
     }
 }
 
-/// The README's examples, compiled as doctests so that they stay true.
+/// The crate README's examples, compiled as doctests so that they stay true.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
+#[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
