@@ -55,7 +55,32 @@
 //! # Logging
 //!
 //! Events go to [`tracing`]: connections opened and closed (with the code) and protocol
-//! violations at `INFO`, refused handshakes at `INFO`, I/O details at `DEBUG`.
+//! violations at `INFO`, refused handshakes at `INFO`, I/O details at `DEBUG`. A
+//! connection's lines, its handler's included, are inside the span `conn` with its `id`,
+//! `path` and `peer`.
+
+//!
+//! # Metrics
+//!
+//! The server counts through the [`metrics`](https://docs.rs/metrics) facade: nothing is
+//! recorded, at next to no cost, until the program installs a recorder, such as
+//! `metrics-exporter-prometheus`'s (the chat example's `--metrics`). Each series of a
+//! resource carries the label `resource` with its path.
+//!
+//! | name | kind | more labels |
+//! | --- | --- | --- |
+//! | `ws_connections` | gauge: open now | |
+//! | `ws_connections_opened_total` | counter | |
+//! | `ws_connections_closed_total` | counter | `code`: the close code (1005 for a close frame without one, 1006 for no close handshake) |
+//! | `ws_handshakes_rejected_total` | counter | `status`: the HTTP status, or the close code of [`Rejection::close`] |
+//! | `ws_messages_received_total`, `ws_messages_sent_total` | counter | |
+//! | `ws_bytes_received_total`, `ws_bytes_sent_total` | counter: bytes on the wire, frame headers included | |
+//! | `ws_slow_consumers_total` | counter: messages that found the queue full | `policy`: `close`, `drop` or `wait` |
+//! | `ws_backplane_published_total`, `ws_backplane_received_total`, `ws_backplane_dropped_total` | counter, no `resource` | |
+//! | `ws_backplane_connected` | gauge, no `resource`: 1 while subscribed to Redis | |
+//!
+//! Messages sent count each message queued on a connection, so a broadcast to 100
+//! connections counts 100.
 
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -68,6 +93,7 @@ mod handler;
 mod hub;
 mod lock;
 mod message;
+mod metrics;
 mod outbox;
 pub mod proto;
 mod rejection;

@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use super::Inbound;
 use super::{Backplane, BackplaneStats, Scope, wire::Envelope};
-use crate::Message;
+use crate::{Message, metrics::BackplaneMetrics};
 
 /// Every channel name starts with this.
 const PREFIX: &str = "ws-server:";
@@ -62,7 +62,7 @@ impl RedisBackplane {
     ) -> io::Result<RedisBackplane> {
         let client = Client::open(url)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new());
         let (publish, queue) = mpsc::channel(QUEUE);
         let (topics_changed, changes) = watch::channel(());
         let mut channels = vec![Scope::All.channel(PREFIX)];
@@ -94,7 +94,7 @@ impl Backplane for RedisBackplane {
             .try_send((scope.channel(PREFIX), payload))
             .is_err()
         {
-            Counters::add(&self.counters.dropped, 1);
+            self.counters.dropped(1);
             debug!("backplane queue full or closed: message dropped");
         }
     }
@@ -122,7 +122,7 @@ async fn publisher(
         }
         let count = batch.len() as u64;
         let Some(conn) = connection.as_mut() else {
-            Counters::add(&counters.dropped, count);
+            counters.dropped(count);
             warn!(
                 dropped = count,
                 "Redis unreachable: publishes to other servers dropped"
@@ -135,9 +135,9 @@ async fn publisher(
             pipe.cmd("PUBLISH").arg(channel).arg(&payload[..]).ignore();
         }
         match pipe.query_async::<()>(conn).await {
-            Ok(()) => Counters::add(&counters.published, count),
+            Ok(()) => counters.published(count),
             Err(error) => {
-                Counters::add(&counters.dropped, count);
+                counters.dropped(count);
                 warn!(%error, dropped = count, "publishing to Redis failed");
                 connection = None;
             }
@@ -202,7 +202,7 @@ async fn subscriber(
             backoff = (backoff * 2).min(MAX_BACKOFF);
             continue;
         }
-        counters.connected.store(true, Ordering::Relaxed);
+        counters.set_connected(true);
         backoff = Duration::from_millis(50);
         info!(
             channels = base.len() + topics.len(),
@@ -225,7 +225,7 @@ async fn subscriber(
                         continue;
                     }
                     hub.deliver(scope, envelope.message).await;
-                    Counters::add(&counters.received, 1);
+                    counters.received(1);
                 }
                 changed = changes.changed() => {
                     if changed.is_err() {
@@ -237,7 +237,7 @@ async fn subscriber(
                 }
             }
         }
-        counters.connected.store(false, Ordering::Relaxed);
+        counters.set_connected(false);
         warn!("Redis backplane disconnected; reconnecting");
     }
 }
@@ -267,16 +267,27 @@ async fn follow_topics(
     Ok(())
 }
 
-/// Counters shared by a backplane's tasks.
-#[derive(Debug, Default)]
+/// Counters shared by a backplane's tasks, also reported through the `metrics` facade.
+#[derive(Debug)]
 pub(crate) struct Counters {
-    pub(crate) published: AtomicU64,
-    pub(crate) received: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) connected: AtomicBool,
+    published: AtomicU64,
+    received: AtomicU64,
+    dropped: AtomicU64,
+    connected: AtomicBool,
+    metrics: BackplaneMetrics,
 }
 
 impl Counters {
+    fn new() -> Counters {
+        Counters {
+            published: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            connected: AtomicBool::new(false),
+            metrics: BackplaneMetrics::new(),
+        }
+    }
+
     pub(crate) fn snapshot(&self) -> BackplaneStats {
         BackplaneStats {
             published: self.published.load(Ordering::Relaxed),
@@ -286,7 +297,23 @@ impl Counters {
         }
     }
 
-    pub(crate) fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Ordering::Relaxed);
+    fn published(&self, n: u64) {
+        self.published.fetch_add(n, Ordering::Relaxed);
+        self.metrics.published.increment(n);
+    }
+
+    fn received(&self, n: u64) {
+        self.received.fetch_add(n, Ordering::Relaxed);
+        self.metrics.received.increment(n);
+    }
+
+    fn dropped(&self, n: u64) {
+        self.dropped.fetch_add(n, Ordering::Relaxed);
+        self.metrics.dropped.increment(n);
+    }
+
+    fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+        self.metrics.connected.set(f64::from(u8::from(connected)));
     }
 }

@@ -77,7 +77,7 @@ impl Connection {
     ) -> Connection {
         Connection {
             inner: Arc::new(Shared {
-                outbox: Outbox::new(backpressure, deflate),
+                outbox: Outbox::new(members.path(), backpressure, deflate),
                 id,
                 request,
                 members,

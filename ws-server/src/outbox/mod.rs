@@ -19,7 +19,9 @@ use std::{
 use bytes::Bytes;
 use tokio::sync::Notify;
 
-use crate::{Backpressure, CloseCode, SendError, SlowConsumer, proto::OutFrame};
+use crate::{
+    Backpressure, CloseCode, SendError, SlowConsumer, metrics::ConnectionMetrics, proto::OutFrame,
+};
 pub(crate) use outgoing::{FrameSource, Outgoing, SendDeflate, Single};
 use send::Sending;
 
@@ -93,6 +95,7 @@ pub(crate) struct Outbox {
     deflate: Option<SendDeflate>,
     /// Wakes senders waiting for room (wait policy) when bytes drain or the queue closes.
     room: Notify,
+    metrics: ConnectionMetrics,
 }
 
 #[derive(Debug, Default)]
@@ -123,8 +126,14 @@ impl State {
 }
 
 impl Outbox {
-    pub(crate) fn new(backpressure: Backpressure, deflate: Option<SendDeflate>) -> Outbox {
+    /// The queue of a connection to `resource`.
+    pub(crate) fn new(
+        resource: &'static str,
+        backpressure: Backpressure,
+        deflate: Option<SendDeflate>,
+    ) -> Outbox {
         Outbox {
+            metrics: ConnectionMetrics::new(resource, backpressure.slow_consumer()),
             flags: AtomicU8::new(0),
             bytes: AtomicUsize::new(0),
             state: Mutex::default(),
@@ -132,6 +141,11 @@ impl Outbox {
             backpressure,
             room: Notify::new(),
         }
+    }
+
+    /// The connection's series.
+    pub(crate) fn metrics(&self) -> &ConnectionMetrics {
+        &self.metrics
     }
 
     pub(super) fn deflate(&self) -> Option<&SendDeflate> {
@@ -155,6 +169,15 @@ impl Outbox {
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
     pub(super) fn offer(&self, frame: OutFrame) -> Offer {
+        self.offer_counted(frame, true)
+    }
+
+    /// [`offer`](Self::offer) again, for a message already counted as waiting for room.
+    pub(super) fn offer_again(&self, frame: OutFrame) -> Offer {
+        self.offer_counted(frame, false)
+    }
+
+    fn offer_counted(&self, frame: OutFrame, first: bool) -> Offer {
         let mut state = self.lock();
         // Both set under this lock.
         if self.has(flags::CLOSING) {
@@ -166,7 +189,11 @@ impl Outbox {
         let bytes = self.bytes.load(Ordering::Acquire);
         if bytes == 0 || bytes + frame.wire_len() <= self.backpressure.max_queue() {
             self.enqueue(&mut state, frame);
+            self.metrics.messages_sent.increment(1);
             return Offer::Queued;
+        }
+        if first {
+            self.metrics.slow_consumers.increment(1);
         }
         match self.backpressure.slow_consumer() {
             SlowConsumer::Close => {
@@ -306,6 +333,7 @@ impl Outbox {
     /// `bytes` of taken frames were written: that much room is free again.
     pub(crate) fn written(&self, bytes: usize) {
         self.bytes.fetch_sub(bytes, Ordering::AcqRel);
+        self.metrics.bytes_sent.increment(bytes as u64);
         if self.backpressure.slow_consumer() == SlowConsumer::Wait {
             self.room.notify_waiters();
         }

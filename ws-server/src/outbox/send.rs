@@ -57,7 +57,7 @@ impl<F: FrameSource + Unpin> Future for Sending<'_, F> {
         loop {
             // Listen before offering again, so that room freed in between is not missed.
             room.as_mut().enable();
-            frame = match outbox.offer(frame) {
+            frame = match outbox.offer_again(frame) {
                 Offer::Queued => return Poll::Ready(Ok(())),
                 Offer::Refused(error) => return Poll::Ready(Err(error)),
                 Offer::Full(frame) => frame,
@@ -90,7 +90,7 @@ mod tests {
         let policy = Backpressure::DEFAULT
             .with_max_queue(100)
             .with_slow_consumer(SlowConsumer::Wait);
-        let outbox = Outbox::new(policy, None);
+        let outbox = Outbox::new("/test", policy, None);
         outbox.push(binary(80)).await.expect("fits");
         outbox
     }

@@ -30,6 +30,7 @@ fn control_frames_keep_within_the_bound_whatever_the_order() {
         let max_queue = 64 + rng.below(4096);
         let policy = [SlowConsumer::Close, SlowConsumer::Drop][rng.below(2)];
         let outbox = Outbox::new(
+            "/test",
             Backpressure::DEFAULT
                 .with_max_queue(max_queue)
                 .with_slow_consumer(policy),

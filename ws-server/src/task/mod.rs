@@ -66,6 +66,12 @@ where
     let span = info_span!("conn", id = %conn.id(), path = conn.path(), peer = ?conn.peer_addr());
     span.in_scope(|| info!("connection opened"));
     conn.server().hub().register(&conn);
+    conn.outbox().metrics().opened();
+    // Read by the HTTP layer, but sent by the peer all the same.
+    conn.outbox()
+        .metrics()
+        .bytes_received
+        .increment(early.len() as u64);
     let mut task = Task {
         io,
         rbuf: BytesMut::from(&early[..]),
@@ -83,6 +89,7 @@ where
         drop(task);
         conn.outbox().shut();
         conn.server().hub().unregister(&conn);
+        conn.outbox().metrics().closed(code);
         info!(%code, reason, "connection closed");
         let mut on_close = pin!(handler.on_close(&conn, code, &reason));
         if poll_fn(|cx| poll_guarded(on_close.as_mut(), cx))
@@ -222,7 +229,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                     debug!("peer closed the socket");
                     Err(Ended::Broken)
                 }
-                Ok(Ok(_)) => Ok(()),
+                Ok(Ok(read)) => {
+                    conn.outbox()
+                        .metrics()
+                        .bytes_received
+                        .increment(read as u64);
+                    Ok(())
+                }
                 Ok(Err(error)) => {
                     debug!(%error, "read failed");
                     Err(Ended::Broken)
@@ -281,6 +294,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                     continue;
                 }
             };
+            if let Event::Message(_) = event {
+                conn.outbox().metrics().messages_received.increment(1);
+            }
             match event {
                 Event::Message(message) if self.phase.delivers() => {
                     self.timers.message_received();

@@ -27,6 +27,7 @@ use crate::{
     Compression, Connection, Handler, Rejection, Request, ServerHandle,
     config::{Handshake, ResourceSettings},
     hub::Members,
+    metrics,
     outbox::SendDeflate,
     proto::{DeflateParams, OutFrame, negotiate_deflate},
     rejection::Body,
@@ -63,6 +64,13 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
+    fn status(&self) -> StatusCode {
+        match self {
+            Refusal::Malformed(rejection) => rejection.status(),
+            Refusal::Policy(rejection) => rejection.status(),
+        }
+    }
+
     pub(crate) fn into_response(self) -> Response<Body> {
         match self {
             Refusal::Malformed(rejection) => rejection.into_response(),
@@ -171,10 +179,13 @@ fn refuse(
 ) -> Response<Body> {
     let path = request.path();
     let peer = request.peer_addr();
+    let resource = cx.members.path();
     let Some(code) = rejection.close_code() else {
+        metrics::handshake_rejected(resource, rejection.status().as_u16());
         info!(?peer, path, status = %rejection.status(), "upgrade refused by accept");
         return rejection.into_response();
     };
+    metrics::handshake_rejected(resource, code.as_u16());
     info!(?peer, path, %code, reason = rejection.body(), "upgrade refused by accept with a close");
     let response = negotiated.response();
     let slot = negotiated.slot;
@@ -226,7 +237,10 @@ async fn upgrade<H: Handler>(
 ) -> Response<Body> {
     let negotiated = match negotiate(&request, &cx) {
         Ok(negotiated) => negotiated,
-        Err(refusal) => return refusal.into_response(),
+        Err(refusal) => {
+            metrics::handshake_rejected(cx.members.path(), refusal.status().as_u16());
+            return refusal.into_response();
+        }
     };
     let request =
         Request::new(request, cx.peer, cx.server.clone()).with_protocol(negotiated.protocol);
