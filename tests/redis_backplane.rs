@@ -8,18 +8,15 @@ mod support;
 #[path = "../examples/chat/room.rs"]
 mod room;
 
-use std::{
-    net::{SocketAddr, TcpListener},
-    process::Stdio,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, time::Instant};
 
 use futures_util::SinkExt;
-use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::Message;
 use ws_server::{Connection, Handler, Server, ServerHandle, Text, ws_resource};
 
-use support::{Client, STEP, connect, eventually, next, round_trip, start_with_handle};
+use support::{
+    Client, STEP, connect, eventually, next, redis_server::Redis, round_trip, start_with_handle,
+};
 
 /// `sub:T` subscribes (and answers), `pub:T:X` publishes X to T, `all:X` broadcasts X to
 /// the resource.
@@ -44,85 +41,6 @@ impl Handler for Room {
                 .broadcast_at(conn.path(), message.to_owned())
                 .await;
         }
-    }
-}
-
-/// A `redis-server` on a loopback port, stopped when dropped.
-struct Redis {
-    process: Child,
-    port: u16,
-}
-
-impl Redis {
-    async fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("free port")
-            .port();
-        Redis::start_on(port).await
-    }
-
-    async fn start_on(port: u16) -> Redis {
-        let process = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server (scripts/test.sh installs it)");
-        let redis = Redis { process, port };
-        let ready = async {
-            while redis
-                .query::<String>(&mut redis::cmd("PING"))
-                .await
-                .is_err()
-            {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        };
-        tokio::time::timeout(STEP, ready)
-            .await
-            .expect("redis-server started");
-        redis
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    async fn query<T: redis::FromRedisValue>(&self, cmd: &mut redis::Cmd) -> redis::RedisResult<T> {
-        let client = redis::Client::open(self.url())?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        cmd.query_async(&mut conn).await
-    }
-
-    /// How many connections subscribe to `channel`.
-    async fn subscribers(&self, channel: &str) -> i64 {
-        let counts: Vec<(String, i64)> = self
-            .query(redis::cmd("PUBSUB").arg("NUMSUB").arg(channel))
-            .await
-            .expect("PUBSUB NUMSUB");
-        counts[0].1
-    }
-
-    async fn wait_for_subscribers(&self, channel: &str, count: i64) {
-        let deadline = Instant::now() + STEP;
-        loop {
-            let now = self.subscribers(channel).await;
-            if now == count {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{channel}: {now} subscribers, not {count}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn stop(mut self) {
-        let _ = self.process.kill().await;
     }
 }
 
@@ -296,7 +214,7 @@ async fn a_subscriber_joining_as_the_last_leaves_keeps_the_node_subscribed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_resumes_after_redis_restarts() {
     let redis = Redis::start().await;
-    let port = redis.port;
+    let port = redis.port();
     let Pair {
         server_a,
         server_b,

@@ -32,6 +32,7 @@ pub(crate) fn flag(name: &str) -> bool {
 /// Logs to stderr; `RUST_LOG` overrides the default level (info).
 pub(crate) fn init_logging() {
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),

@@ -4,7 +4,9 @@
 
 pub(crate) mod counting;
 mod echo;
+pub(crate) mod example;
 mod recorder;
+pub(crate) mod redis_server;
 mod wire;
 
 use std::{net::SocketAddr, time::Duration};

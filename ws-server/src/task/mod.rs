@@ -25,7 +25,7 @@ use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
     time::{timeout, timeout_at},
 };
-use tracing::{Instrument, debug, error, info, info_span};
+use tracing::{Instrument, debug, error, field, info, info_span};
 use writer::Writer;
 
 use crate::{
@@ -62,8 +62,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send,
     K: Send,
 {
-    // Every line this connection logs carries its id, path and peer.
-    let span = info_span!("conn", id = %conn.id(), path = conn.path(), peer = ?conn.peer_addr());
+    // Every line this connection logs carries its id, path and peer (where known).
+    let peer = conn.peer_addr().map(field::display);
+    let span = info_span!("conn", id = %conn.id(), path = conn.path(), peer);
     span.in_scope(|| info!("connection opened"));
     conn.server().hub().register(&conn);
     conn.outbox().metrics().opened();

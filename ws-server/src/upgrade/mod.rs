@@ -16,7 +16,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::upgrade::OnUpgrade;
 use tokio::io::AsyncWriteExt;
-use tracing::{debug, info, warn};
+use tracing::{debug, field, info, warn};
 
 use admission::Slot;
 pub(crate) use admission::{Admissions, ResourceCount};
@@ -178,15 +178,15 @@ fn refuse(
     cx: &UpgradeContext,
 ) -> Response<Body> {
     let path = request.path();
-    let peer = request.peer_addr();
+    let peer = request.peer_addr().map(field::display);
     let resource = cx.members.path();
     let Some(code) = rejection.close_code() else {
         metrics::handshake_rejected(resource, rejection.status().as_u16());
-        info!(?peer, path, status = %rejection.status(), "upgrade refused by accept");
+        info!(peer, path, status = %rejection.status(), "upgrade refused by accept");
         return rejection.into_response();
     };
     metrics::handshake_rejected(resource, code.as_u16());
-    info!(?peer, path, %code, reason = rejection.body(), "upgrade refused by accept with a close");
+    info!(peer, path, %code, reason = rejection.body(), "upgrade refused by accept with a close");
     let response = negotiated.response();
     let slot = negotiated.slot;
     let close_timeout = cx.close_timeout;
@@ -278,7 +278,9 @@ async fn upgrade<H: Handler>(
                     transport, early, handler, conn, settings, params, keep,
                 ));
             }
-            Err(error) => debug!(peer = ?conn.peer_addr(), %error, "upgrade did not complete"),
+            Err(error) => {
+                debug!(peer = conn.peer_addr().map(field::display), %error, "upgrade did not complete")
+            }
         }
     });
     response
