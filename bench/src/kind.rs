@@ -32,11 +32,14 @@ pub enum Kind {
     /// ws-server as an older build has it (`--before` names that build's `bench-server`):
     /// what a change costs or saves, side by side in one run.
     WsServerBefore,
+    /// ws-server with `metrics-exporter-prometheus`'s recorder installed: what its metrics
+    /// cost once recorded.
+    WsServerMetrics,
 }
 
 impl Kind {
     /// Every kind, ws-server first.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 9] = [
         Kind::WsServer,
         Kind::Tungstenite,
         Kind::FastWebSockets,
@@ -45,6 +48,7 @@ impl Kind {
         Kind::WsFloor,
         Kind::WsServerControl,
         Kind::WsServerBefore,
+        Kind::WsServerMetrics,
     ];
 
     /// The name on the command line and in tables.
@@ -58,6 +62,7 @@ impl Kind {
             Kind::WsFloor => "ws-floor",
             Kind::WsServerControl => "ws-server-again",
             Kind::WsServerBefore => "ws-server-before",
+            Kind::WsServerMetrics => "ws-server-metrics",
         }
     }
 
@@ -75,6 +80,7 @@ impl Kind {
                 | Kind::WsFloor
                 | Kind::WsServerControl
                 | Kind::WsServerBefore
+                | Kind::WsServerMetrics
         )
     }
 

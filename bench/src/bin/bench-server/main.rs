@@ -3,7 +3,7 @@
 //! to one core), or with `WORKERS`, on a multi-threaded runtime of that many workers.
 //!
 //! ```text
-//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp | ws-floor | ws-server-again> [WORKERS]
+//! bench-server <ws-server | tokio-tungstenite | fastwebsockets | tokio-websockets | raw-tcp | ws-floor | ws-server-again | ws-server-metrics> [WORKERS]
 //! ```
 //!
 //! Every WebSocket server answers `/echo` (each message comes back), `/sub` (receives what
@@ -22,6 +22,7 @@ mod ws_server;
 
 use std::{io, io::Write, net::SocketAddr};
 
+use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::net::{TcpListener, TcpStream};
 use ws_bench::kind::Kind;
 
@@ -49,6 +50,14 @@ fn main() -> io::Result<()> {
         match kind {
             // An older build plays ws-server-before by running as ws-server.
             Kind::WsServer | Kind::WsServerControl | Kind::WsServerBefore => ws_server::run().await,
+            Kind::WsServerMetrics => {
+                // As a deployment would: the exporter's own listener, scraped or not.
+                PrometheusBuilder::new()
+                    .with_http_listener(SocketAddr::from(([127, 0, 0, 1], 0)))
+                    .install()
+                    .map_err(io::Error::other)?;
+                ws_server::run().await
+            }
             Kind::Tungstenite => tungstenite::run(listen().await?).await,
             Kind::FastWebSockets => fastws::run(listen().await?).await,
             Kind::TokioWebSockets => tokio_ws::run(listen().await?).await,
