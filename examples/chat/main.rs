@@ -1,22 +1,24 @@
 //! A chat room for browsers: the page at `/`, the WebSocket at `/chat?name=NICK`.
 //!
 //! ```text
-//! cargo run --release --example chat [-- --addr 127.0.0.1:9001] [--redis redis://127.0.0.1:6379] [--metrics 127.0.0.1:9090]
+//! cargo run --release --example chat [-- --addr 127.0.0.1:9001] [--redis redis://127.0.0.1:6379] [--metrics 127.0.0.1:9090] [--restart-window 10]
 //! ```
 //!
-//! Open http://127.0.0.1:9001/ in two windows, pick two names, and talk. Ctrl-C closes
-//! every connection with 1001 and stops the server. With `--redis`, several chat servers
-//! (on different ports) sharing one Redis form one room. With `--metrics`, Prometheus
-//! reads the server's metrics at `http://HOST:PORT/metrics`.
+//! Open http://127.0.0.1:9001/ in two windows, pick two names, and talk. Ctrl-C or SIGTERM
+//! closes every connection with 1001 and stops the server; with `--restart-window SECONDS`,
+//! with 1012 spread over that many seconds, as a node of several restarting for a deploy
+//! would (the page reconnects after a random back-off). With `--redis`, several chat
+//! servers (on different ports) sharing one Redis form one room. With `--metrics`,
+//! Prometheus reads the server's metrics at `http://HOST:PORT/metrics`.
 
 #[path = "../common/mod.rs"]
 mod common;
 mod room;
 
-use std::{io, net::SocketAddr};
+use std::{io, net::SocketAddr, time::Duration};
 
 use metrics_exporter_prometheus::PrometheusBuilder;
-use ws_server::serve;
+use ws_server::{ShutdownMode, serve};
 
 #[tokio::main]
 async fn main() -> io::Result<()> {
@@ -25,15 +27,35 @@ async fn main() -> io::Result<()> {
         serve_metrics(&addr)?;
     }
     let redis = common::option("--redis");
+    let shutdown_mode = match common::option("--restart-window") {
+        Some(seconds) => ShutdownMode::Restart {
+            window: seconds_option("--restart-window", &seconds)?,
+        },
+        None => ShutdownMode::GoingAway,
+    };
     serve!(common::addr())
         .configure(|builder| {
-            let builder = builder.fallback(room::page());
+            let builder = builder.fallback(room::page()).shutdown_mode(shutdown_mode);
             match redis {
                 Some(url) => builder.redis_backplane(url),
                 None => builder,
             }
         })
         .await
+}
+
+/// A duration given in (possibly fractional) seconds.
+fn seconds_option(name: &str, value: &str) -> io::Result<Duration> {
+    value
+        .parse::<f64>()
+        .ok()
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{name} {value}: not a number of seconds"),
+            )
+        })
 }
 
 /// Installs the Prometheus recorder, which serves its text at `/metrics` on `addr`.

@@ -10,7 +10,7 @@ use tower::{Service, ServiceExt, util::BoxCloneSyncService};
 
 use crate::{
     Backpressure, Compression, Handler, Heartbeat, Limits, Origins, Server, ServerHandle,
-    Subprotocols,
+    ShutdownMode, Subprotocols,
     config::ResourceSettings,
     hub::{Bound, DEFAULT_SHUTDOWN_TIMEOUT, Hub},
     routing::{self, Route, Router},
@@ -64,6 +64,7 @@ pub struct Builder {
     fallback: Option<Fallback>,
     state: StateMap,
     shutdown_timeout: Duration,
+    shutdown_mode: ShutdownMode,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
     http: HttpLimits,
@@ -83,6 +84,7 @@ impl Builder {
             fallback: None,
             state: StateMap::default(),
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
+            shutdown_mode: ShutdownMode::GoingAway,
             max_connections: None,
             max_connections_per_ip: None,
             http: HttpLimits::DEFAULT,
@@ -140,9 +142,19 @@ impl Builder {
     }
 
     /// How long a graceful shutdown waits for connections to finish their close handshake
-    /// before stopping them. Default 10 seconds.
+    /// before stopping them (after the [`shutdown_mode`](Builder::shutdown_mode)'s window).
+    /// Default 10 seconds.
     pub fn shutdown_timeout(mut self, timeout: Duration) -> Builder {
         self.shutdown_timeout = timeout;
+        self
+    }
+
+    /// How a graceful shutdown closes the connections, whatever starts it (the signal of
+    /// [`Server::with_graceful_shutdown`](crate::Server::with_graceful_shutdown), Ctrl-C or
+    /// SIGTERM under `serve!`, [`ServerHandle::shutdown`]): all at once with 1001 (the
+    /// default), or for a rolling restart with 1012 spread over a window.
+    pub fn shutdown_mode(mut self, mode: ShutdownMode) -> Builder {
+        self.shutdown_mode = mode;
         self
     }
 
@@ -331,6 +343,7 @@ impl Builder {
         self.hub.bind(Bound {
             state: self.state,
             shutdown_timeout: self.shutdown_timeout,
+            shutdown_mode: self.shutdown_mode,
         });
         let resources = Resources {
             router,

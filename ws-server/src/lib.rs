@@ -112,7 +112,7 @@ pub use builder::Builder;
 pub use bytes::Bytes;
 pub use config::{
     Backpressure, Compression, Heartbeat, Limits, NoCommonProtocol, Origins, ResourceConfig,
-    SlowConsumer, Subprotocols,
+    ShutdownMode, SlowConsumer, Subprotocols,
 };
 pub use error::SendError;
 pub use handler::{Handler, Resource};
@@ -132,10 +132,11 @@ pub use tokio_rustls::rustls;
 /// Serves every `#[ws_resource]` of the program on an address.
 ///
 /// `serve!(addr)` returns a [`Serve`]: awaiting it binds
-/// `Server::builder().registered_routes()` to `addr` and runs it until Ctrl-C, then shuts
-/// down gracefully (close 1001 to everyone). Before awaiting, [`Serve::state`] adds
+/// `Server::builder().registered_routes()` to `addr` and runs it until Ctrl-C or SIGTERM,
+/// then shuts down gracefully (close 1001 to everyone, unless
+/// [`Builder::shutdown_mode`] says otherwise). Before awaiting, [`Serve::state`] adds
 /// server-wide state, [`Serve::handle`] gives a [`ServerHandle`], and
-/// [`Serve::with_graceful_shutdown`] replaces Ctrl-C. The address is anything
+/// [`Serve::with_graceful_shutdown`] replaces the signals. The address is anything
 /// [`tokio::net::ToSocketAddrs`] takes; a string literal is checked at compile time.
 ///
 /// ```no_run

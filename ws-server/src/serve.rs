@@ -15,7 +15,9 @@ type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A server for every `#[ws_resource]` in the program, not yet started: what
 /// [`serve!`](crate::serve) returns. Await it to run the server; it shuts down gracefully
-/// on Ctrl-C unless [`with_graceful_shutdown`](Serve::with_graceful_shutdown) says otherwise.
+/// on Ctrl-C (SIGINT) or SIGTERM (what `docker stop`, systemd and Kubernetes send) unless
+/// [`with_graceful_shutdown`](Serve::with_graceful_shutdown) says otherwise, as the
+/// builder's [`shutdown_mode`](Builder::shutdown_mode) says.
 ///
 /// ```no_run
 /// use ws_server::{Handler, serve, ws_resource};
@@ -81,7 +83,7 @@ impl<A: ToSocketAddrs + Send + 'static> Serve<A> {
         self
     }
 
-    /// Shuts down gracefully when `signal` resolves, instead of on Ctrl-C.
+    /// Shuts down gracefully when `signal` resolves, instead of on Ctrl-C or SIGTERM.
     pub fn with_graceful_shutdown(
         mut self,
         signal: impl Future<Output = ()> + Send + 'static,
@@ -103,16 +105,35 @@ impl<A: ToSocketAddrs + Send + 'static> IntoFuture for Serve<A> {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(async move {
             let server = self.builder.bind(self.addr).await?;
-            let signal = self.shutdown.unwrap_or_else(|| Box::pin(ctrl_c()));
+            let signal = self.shutdown.unwrap_or_else(|| Box::pin(stop_signal()));
             server.with_graceful_shutdown(signal).await
         })
     }
 }
 
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        // No signal handling here: run until shut down through the handle.
-        std::future::pending::<()>().await;
+/// Ctrl-C, or SIGTERM where there is such a thing.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            // No signal handling here: run until shut down through the handle.
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                terminate.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
     }
 }
 

@@ -130,7 +130,7 @@ impl Server {
             () = hub.stopping() => {}
         }
         drop(self.listener);
-        hub.shutdown().await;
+        hub.shutdown(hub.shutdown_mode()).await;
         Ok(())
     }
 

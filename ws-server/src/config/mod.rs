@@ -7,6 +7,7 @@ mod handshake;
 mod heartbeat;
 mod limits;
 mod resource;
+mod shutdown;
 
 pub use backpressure::{Backpressure, SlowConsumer};
 pub use compression::Compression;
@@ -16,3 +17,4 @@ pub use heartbeat::Heartbeat;
 pub use limits::Limits;
 pub use resource::ResourceConfig;
 pub(crate) use resource::ResourceSettings;
+pub use shutdown::ShutdownMode;

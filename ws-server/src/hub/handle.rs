@@ -3,7 +3,7 @@
 use std::{fmt, sync::Arc};
 
 use crate::{
-    Connection, Message,
+    Connection, Message, ShutdownMode,
     backplane::{BackplaneStats, Scope},
     hub::{Delivery, Hub},
 };
@@ -116,13 +116,34 @@ impl ServerHandle {
         self.hub.backplane_stats()
     }
 
-    /// Shuts the server down gracefully: stops accepting, closes every connection with
-    /// 1001 "server shutting down", waits for the close handshakes and every `on_close` up
-    /// to the shutdown timeout ([`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout)),
-    /// then stops what is left, whose `on_close` still runs. Resolves when done; calling it
-    /// again, or from several places, waits for the same shutdown.
+    /// Shuts the server down gracefully: stops accepting, closes every connection as the
+    /// [`Builder::shutdown_mode`](crate::Builder::shutdown_mode) says (by default at once
+    /// with 1001 "server shutting down"), waits for the close handshakes and every
+    /// `on_close` up to the shutdown timeout
+    /// ([`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout)), then stops what is
+    /// left, whose `on_close` still runs. Resolves when done; calling it again, or from
+    /// several places, waits for the same shutdown.
     pub async fn shutdown(&self) {
-        self.hub.shutdown().await;
+        self.hub.shutdown(self.hub.shutdown_mode()).await;
+    }
+
+    /// Shuts the server down gracefully as [`shutdown`](ServerHandle::shutdown) does, in
+    /// `mode` whatever the builder set: say, a rolling restart on a deploy's signal and
+    /// 1001 at once otherwise. A shutdown already under way keeps its mode.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use ws_server::{ServerHandle, ShutdownMode};
+    ///
+    /// async fn deploy(server: ServerHandle) {
+    ///     server
+    ///         .shutdown_with(ShutdownMode::Restart { window: Duration::from_secs(30) })
+    ///         .await;
+    /// }
+    /// # let _ = deploy;
+    /// ```
+    pub async fn shutdown_with(&self, mode: ShutdownMode) {
+        self.hub.shutdown(mode).await;
     }
 
     /// Whether a shutdown has started.

@@ -9,6 +9,7 @@ mod handle;
 mod members;
 mod request;
 mod sharded;
+mod shutdown;
 mod topics;
 
 #[cfg(test)]
@@ -19,50 +20,33 @@ pub use fanout::Delivery;
 pub use handle::ServerHandle;
 pub(crate) use members::{Members, Registry};
 pub use request::Request;
+pub(crate) use shutdown::{DEFAULT_SHUTDOWN_TIMEOUT, SHUTDOWN_REASON};
 
 use std::{
     sync::{
         Arc, OnceLock,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicU64, Ordering},
     },
     time::Duration,
 };
 
-use tokio::{
-    sync::{Notify, watch},
-    time::timeout,
-};
-use tracing::{info, warn};
-
 use fanout::Fanout;
+use shutdown::Shutdown;
 use topics::{Change, Topics};
 
 use crate::{
-    CloseCode, Message,
+    Message, ShutdownMode,
     backplane::{Backplane, BackplaneStats, Scope},
     outbox::Outgoing,
     state::StateMap,
 };
-
-/// The reason of the 1001 close a shutdown sends (and records for stopped connections).
-pub(crate) const SHUTDOWN_REASON: &str = "server shutting down";
-
-/// How long a graceful shutdown waits for connections to finish, unless configured.
-pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Where a server is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Running,
-    Stopping,
-    Stopped,
-}
 
 /// What is fixed when the server binds.
 #[derive(Debug)]
 pub(crate) struct Bound {
     pub(crate) state: StateMap,
     pub(crate) shutdown_timeout: Duration,
+    pub(crate) shutdown_mode: ShutdownMode,
 }
 
 #[derive(Debug)]
@@ -71,10 +55,7 @@ pub(crate) struct Hub {
     topics: Topics,
     bound: OnceLock<Bound>,
     next_id: AtomicU64,
-    phase: watch::Sender<Phase>,
-    /// Connection tasks that have not finished `on_close` yet.
-    live_tasks: AtomicUsize,
-    all_done: Notify,
+    shutdown: Shutdown,
     backplane: OnceLock<Box<dyn Backplane>>,
     /// This server's identity on the backplane, so that it skips its own messages.
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -88,9 +69,7 @@ impl Hub {
             topics: Topics::new(),
             bound: OnceLock::new(),
             next_id: AtomicU64::new(1),
-            phase: watch::Sender::new(Phase::Running),
-            live_tasks: AtomicUsize::new(0),
-            all_done: Notify::new(),
+            shutdown: Shutdown::new(),
             backplane: OnceLock::new(),
             origin: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8),
         }
@@ -200,19 +179,14 @@ impl Hub {
         ConnId::new(self.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Counts a connection task until the guard drops (after its `on_close`).
-    pub(crate) fn task_started(self: &Arc<Hub>) -> TaskGuard {
-        self.live_tasks.fetch_add(1, Ordering::AcqRel);
-        TaskGuard(self.clone())
-    }
-
     /// Adds a connection to its path's members (and lets it subscribe); during a
     /// shutdown, also closes it.
     pub(crate) fn register(&self, conn: &Connection) {
         self.topics.open(conn.id());
         conn.members().insert(conn);
-        if self.is_shutting_down() {
-            let _ = conn.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON);
+        if let Some(mode) = self.shutdown.mode() {
+            let (code, reason) = mode.close_frame();
+            let _ = conn.close(code, reason);
         }
     }
 
@@ -221,84 +195,6 @@ impl Hub {
         conn.members().remove(conn.id());
         let change = self.topics.close(conn.id());
         self.topics_changed(change);
-    }
-
-    pub(crate) fn is_shutting_down(&self) -> bool {
-        *self.phase.borrow() != Phase::Running
-    }
-
-    /// Resolves once a shutdown has started.
-    pub(crate) async fn stopping(&self) {
-        let mut phase = self.phase.subscribe();
-        let _ = phase.wait_for(|phase| *phase != Phase::Running).await;
-    }
-
-    /// Closes every connection with 1001 and waits for their tasks to finish, up to the
-    /// shutdown timeout; then stops the rest. Whoever calls first does the work; every
-    /// caller returns once it is done.
-    pub(crate) async fn shutdown(&self) {
-        let started = self.phase.send_if_modified(|phase| {
-            let first = *phase == Phase::Running;
-            if first {
-                *phase = Phase::Stopping;
-            }
-            first
-        });
-        if started {
-            self.close_everything().await;
-            self.phase.send_replace(Phase::Stopped);
-        } else {
-            let mut phase = self.phase.subscribe();
-            let _ = phase.wait_for(|phase| *phase == Phase::Stopped).await;
-        }
-    }
-
-    async fn close_everything(&self) {
-        let deadline = self
-            .bound
-            .get()
-            .map_or(DEFAULT_SHUTDOWN_TIMEOUT, |bound| bound.shutdown_timeout);
-        let conns = self.connections();
-        info!(
-            connections = conns.len(),
-            "shutting down: closing every connection with 1001"
-        );
-        for conn in &conns {
-            let _ = conn.close(CloseCode::GOING_AWAY, SHUTDOWN_REASON);
-        }
-        drop(conns);
-        if timeout(deadline, self.tasks_finished()).await.is_ok() {
-            info!("shutdown complete");
-            return;
-        }
-        let stuck = self.connections();
-        warn!(
-            connections = stuck.len(),
-            "shutdown deadline passed; stopping the remaining connections"
-        );
-        for conn in &stuck {
-            conn.outbox().abort();
-        }
-        drop(stuck);
-        // Stopped tasks still run `on_close`; give them a moment, not forever.
-        if timeout(Duration::from_secs(1), self.tasks_finished())
-            .await
-            .is_err()
-        {
-            warn!("some handlers did not finish on_close in time");
-        }
-    }
-
-    async fn tasks_finished(&self) {
-        loop {
-            let done = self.all_done.notified();
-            tokio::pin!(done);
-            done.as_mut().enable();
-            if self.live_tasks.load(Ordering::Acquire) == 0 {
-                return;
-            }
-            done.await;
-        }
     }
 
     /// A snapshot of every live connection.
@@ -316,18 +212,6 @@ impl Hub {
             .iter()
             .map(|members| members.len())
             .sum()
-    }
-}
-
-/// Keeps a connection task counted as live.
-#[derive(Debug)]
-pub(crate) struct TaskGuard(Arc<Hub>);
-
-impl Drop for TaskGuard {
-    fn drop(&mut self) {
-        if self.0.live_tasks.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.all_done.notify_waiters();
-        }
     }
 }
 
