@@ -105,6 +105,15 @@ async fn the_chat_example_serves_prometheus_metrics_that_count_its_traffic() {
             received.push(line);
         }
     }
+    // Connections add their counts within a second, not only when they end.
+    let counted = wait_for(
+        &metrics_addr,
+        "ws_messages_received_total",
+        &[resource],
+        3.0,
+    )
+    .await;
+    assert_eq!(counted, 3.0);
 
     // Bob leaves with a close handshake (1000), alice's connection is just dropped (1006).
     bob.close(Some(CloseFrame {

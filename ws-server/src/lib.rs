@@ -80,7 +80,10 @@
 //! | `ws_backplane_connected` | gauge, no `resource`: 1 while subscribed to Redis | |
 //!
 //! Messages sent count each message queued on a connection, so a broadcast to 100
-//! connections counts 100.
+//! connections counts 100. A connection adds its message and byte counts to the series
+//! within a second of counting them (and when it ends), not one by one: the counters are
+//! shared by every connection, and the worker threads would otherwise take turns owning
+//! their cache lines on every message.
 
 #![doc(test(attr(deny(warnings))))]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,18 +1,35 @@
 //! What the server counts, through the `metrics` facade; the series are listed in the
 //! crate's documentation ("Metrics").
 
+use std::time::Duration;
+
 use metrics::{Counter, Gauge, counter, gauge};
 
 use crate::{CloseCode, SlowConsumer};
 
-/// One connection's series, registered when it is made: counting a message is then an
-/// add to a handle.
+/// How long a connection may keep counts before adding them to the series.
+pub(crate) const TALLY_PERIOD: Duration = Duration::from_secs(1);
+
+/// What one connection counted and has not added to the series yet. Every connection of a
+/// resource adds to the same series: adding on every message would have the worker threads
+/// take turns owning those counters' cache lines, so a connection adds what it counted at
+/// most once per [`TALLY_PERIOD`], and when it ends.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) messages_received: u64,
+    pub(crate) bytes_received: u64,
+    pub(crate) messages_sent: u64,
+    pub(crate) bytes_sent: u64,
+}
+
+/// One connection's series, registered when it is made: counting is then an add to a
+/// handle.
 #[derive(Debug, Clone)]
 pub(crate) struct ConnectionMetrics {
-    pub(crate) messages_received: Counter,
-    pub(crate) bytes_received: Counter,
-    pub(crate) messages_sent: Counter,
-    pub(crate) bytes_sent: Counter,
+    messages_received: Counter,
+    bytes_received: Counter,
+    messages_sent: Counter,
+    bytes_sent: Counter,
     pub(crate) slow_consumers: Counter,
     open: Gauge,
     resource: &'static str,
@@ -45,6 +62,20 @@ impl ConnectionMetrics {
     pub(crate) fn opened(&self) {
         counter!("ws_connections_opened_total", "resource" => self.resource).increment(1);
         self.open.increment(1.0);
+    }
+
+    /// Adds what `tally` counted to the series.
+    pub(crate) fn add(&self, tally: &Tally) {
+        for (counter, count) in [
+            (&self.messages_received, tally.messages_received),
+            (&self.bytes_received, tally.bytes_received),
+            (&self.messages_sent, tally.messages_sent),
+            (&self.bytes_sent, tally.bytes_sent),
+        ] {
+            if count > 0 {
+                counter.increment(count);
+            }
+        }
     }
 
     /// The connection ended with `code`.

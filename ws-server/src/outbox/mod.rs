@@ -103,6 +103,8 @@ struct State {
     frames: VecDeque<OutFrame>,
     pongs: WaitingPongs,
     close: Option<CloseStatus>,
+    /// Messages queued since the task last [took the count](Outbox::take_sent_count).
+    sent: u64,
     /// The connection's task, registered once (again only if its waker changes): woken
     /// for frames while it sleeps, and for a close, a slow consumer or an abort whatever it
     /// is doing.
@@ -189,7 +191,7 @@ impl Outbox {
         let bytes = self.bytes.load(Ordering::Acquire);
         if bytes == 0 || bytes + frame.wire_len() <= self.backpressure.max_queue() {
             self.enqueue(&mut state, frame);
-            self.metrics.messages_sent.increment(1);
+            state.sent += 1;
             return Offer::Queued;
         }
         if first {
@@ -293,6 +295,13 @@ impl Outbox {
         self.lock().task = Some(task.clone());
     }
 
+    /// How many messages were queued since the last call, for the task's [`Tally`].
+    ///
+    /// [`Tally`]: crate::metrics::Tally
+    pub(crate) fn take_sent_count(&self) -> u64 {
+        std::mem::take(&mut self.lock().sent)
+    }
+
     /// Moves every queued frame to `into` for writing; `false` if none was queued.
     pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>) -> bool {
         if !self.has(flags::QUEUED) {
@@ -333,7 +342,6 @@ impl Outbox {
     /// `bytes` of taken frames were written: that much room is free again.
     pub(crate) fn written(&self, bytes: usize) {
         self.bytes.fetch_sub(bytes, Ordering::AcqRel);
-        self.metrics.bytes_sent.increment(bytes as u64);
         if self.backpressure.slow_consumer() == SlowConsumer::Wait {
             self.room.notify_waiters();
         }

@@ -31,6 +31,7 @@ use writer::Writer;
 use crate::{
     CloseCode, Connection, Handler, Heartbeat, Limits, Message,
     hub::SHUTDOWN_REASON,
+    metrics::Tally,
     outbox::CloseStatus,
     proto::{CloseFrame, Decoder, DeflateParams, Event, ProtocolError},
 };
@@ -68,11 +69,6 @@ where
     span.in_scope(|| info!("connection opened"));
     conn.server().hub().register(&conn);
     conn.outbox().metrics().opened();
-    // Read by the HTTP layer, but sent by the peer all the same.
-    conn.outbox()
-        .metrics()
-        .bytes_received
-        .increment(early.len() as u64);
     let mut task = Task {
         io,
         rbuf: BytesMut::from(&early[..]),
@@ -83,9 +79,15 @@ where
         timers: Timers::new(settings.heartbeat),
         phase: Phase::Open,
         waker: None,
+        tally: Tally {
+            // Read by the HTTP layer, but sent by the peer all the same.
+            bytes_received: early.len() as u64,
+            ..Tally::default()
+        },
     };
     async move {
         let (code, reason) = task.drive(&mut handler).await;
+        task.add_tally();
         let conn = task.conn.clone();
         drop(task);
         conn.outbox().shut();
@@ -194,6 +196,8 @@ struct Task<S> {
     timers: Timers,
     decoder: Decoder,
     close_timeout: Duration,
+    /// Counted, not yet in the metrics.
+    tally: Tally,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
@@ -231,10 +235,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                     Err(Ended::Broken)
                 }
                 Ok(Ok(read)) => {
-                    conn.outbox()
-                        .metrics()
-                        .bytes_received
-                        .increment(read as u64);
+                    self.tally.bytes_received += read as u64;
+                    self.timers.counted();
                     Ok(())
                 }
                 Ok(Err(error)) => {
@@ -296,7 +298,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                 }
             };
             if let Event::Message(_) = event {
-                conn.outbox().metrics().messages_received.increment(1);
+                self.tally.messages_received += 1;
+                self.timers.counted();
             }
             match event {
                 Event::Message(message) if self.phase.delivers() => {
@@ -404,6 +407,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                 let progress = self.writer.poll_write(&mut self.io, cx);
                 if progress.completed > 0 {
                     outbox.written(progress.completed);
+                    self.tally.bytes_sent += progress.completed as u64;
+                    self.timers.counted();
                 }
                 match progress.state {
                     Poll::Ready(Ok(())) => {}
@@ -447,12 +452,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
         }
     }
 
+    /// Adds what this connection counted to the metrics.
+    fn add_tally(&mut self) {
+        let mut tally = std::mem::take(&mut self.tally);
+        tally.messages_sent = self.conn.outbox().take_sent_count();
+        self.conn.outbox().metrics().add(&tally);
+    }
+
     fn timer_fired(&mut self) -> Result<(), Ended> {
-        let (expired, ping_due) = self.timers.fire();
-        if ping_due {
+        let due = self.timers.fire();
+        if due.tally {
+            self.add_tally();
+        }
+        if due.ping {
             self.conn.outbox().push_ping();
         }
-        match expired {
+        match due.expired {
             None => Ok(()),
             Some(Expired::CloseHandshake) => {
                 debug!("no close frame from the peer in time");

@@ -1,5 +1,5 @@
-//! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle) behind
-//! one tokio timer, set for the earliest.
+//! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle, adding
+//! its counts to the metrics) behind one tokio timer, set for the earliest.
 
 use std::{
     future::Future,
@@ -10,7 +10,7 @@ use std::{
 
 use tokio::time::{Instant, Sleep, sleep_until};
 
-use crate::Heartbeat;
+use crate::{Heartbeat, metrics::TALLY_PERIOD};
 
 /// Why the connection should close, found when the timer fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +23,17 @@ pub(crate) enum Expired {
     Pong,
     /// No message within the idle timeout.
     Idle,
+}
+
+/// What is due when the timer fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Due {
+    /// Why the connection should close, if it should.
+    pub(crate) expired: Option<Expired>,
+    /// A ping should go out.
+    pub(crate) ping: bool,
+    /// The connection's counts should be added to the metrics.
+    pub(crate) tally: bool,
 }
 
 /// One tokio timer, set for one deadline at a time.
@@ -50,6 +61,8 @@ pub(crate) struct Timers {
     /// When to check for idleness next.
     idle_check: Option<Instant>,
     last_message: Instant,
+    /// When the counts not yet added to the metrics must be.
+    tally: Option<Instant>,
 }
 
 impl Timers {
@@ -65,6 +78,7 @@ impl Timers {
             pong: None,
             idle_check: heartbeat.idle_timeout().map(|after| now + after),
             last_message: now,
+            tally: None,
         };
         timers.update();
         timers
@@ -74,6 +88,14 @@ impl Timers {
     pub(crate) fn message_received(&mut self) {
         if self.idle_check.is_some() {
             self.last_message = Instant::now();
+        }
+    }
+
+    /// Something was counted: it reaches the metrics within the tally period.
+    pub(crate) fn counted(&mut self) {
+        if self.tally.is_none() {
+            self.tally = Some(Instant::now() + TALLY_PERIOD);
+            self.update();
         }
     }
 
@@ -113,6 +135,7 @@ impl Timers {
             self.ping,
             self.pong,
             self.idle_check,
+            self.tally,
         ]
         .into_iter()
         .flatten()
@@ -154,16 +177,24 @@ impl Timers {
         due
     }
 
-    /// Handles every deadline that has passed: returns what expired (the most serious
-    /// first), and whether a ping is due now.
-    pub(crate) fn fire(&mut self) -> (Option<Expired>, bool) {
-        let fired = self.expire();
+    /// Handles every deadline that has passed: returns what is due.
+    pub(crate) fn fire(&mut self) -> Due {
+        let now = Instant::now();
+        let tally = self.tally.is_some_and(|at| at <= now);
+        if tally {
+            self.tally = None;
+        }
+        let (expired, ping) = self.expire(now);
         self.update();
-        fired
+        Due {
+            expired,
+            ping,
+            tally,
+        }
     }
 
-    fn expire(&mut self) -> (Option<Expired>, bool) {
-        let now = Instant::now();
+    /// What expired (the most serious first), and whether a ping is due now.
+    fn expire(&mut self, now: Instant) -> (Option<Expired>, bool) {
         let passed = |deadline: Option<Instant>| deadline.is_some_and(|at| at <= now);
         if passed(self.close) {
             return (Some(Expired::CloseHandshake), false);
