@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Conformance: runs the Autobahn testsuite's fuzzing client (the genuine wstest) against
-# the `autobahn` example, twice: served by ws-server's own server, and embedded in an axum
-# app through `WsService` (`--axum`). Every verdict of both runs is compared with
-# autobahn/expected-results.json.
+# the `autobahn` example three times: served by ws-server's own server, embedded in an axum
+# app through `WsService` (`--axum`), and over HTTP/2 (`--over-http2`: each wstest
+# connection carried into an extended-CONNECT stream of one HTTP/2 connection). Every
+# verdict of every run is compared with autobahn/expected-results.json.
 #
-#   scripts/autobahn.sh              # run both and compare
-#   scripts/autobahn.sh --update     # run both and rewrite the expected results (from the first)
+#   scripts/autobahn.sh              # run all and compare
+#   scripts/autobahn.sh --update     # run all and rewrite the expected results (from the first)
 #
 # Environment: AUTOBAHN_CASES (default "*": all 517 cases), AUTOBAHN_EXCLUDE (default none),
-# AUTOBAHN_TIMEOUT seconds per run (default 1800), AUTOBAHN_PATHS (default "standalone axum").
+# AUTOBAHN_TIMEOUT seconds per run (default 1800), AUTOBAHN_PATHS (default
+# "standalone axum http2").
 # Reports land in autobahn/report/<path>/ (reports/index.html is wstest's own).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CASES="${AUTOBAHN_CASES:-*}"
 EXCLUDE="${AUTOBAHN_EXCLUDE-}"
-PATHS="${AUTOBAHN_PATHS:-standalone axum}"
+PATHS="${AUTOBAHN_PATHS:-standalone axum http2}"
 UPDATE=()
 [ "${1:-}" = "--update" ] && UPDATE=(--update)
 # A selection of cases is compared with the expected results of those cases alone.
@@ -74,6 +76,7 @@ for name in $PATHS; do
   case "$name" in
     standalone) run standalone ;;
     axum) run axum --axum ;;
+    http2) run http2 --over-http2 ;;
     *) echo "autobahn: unknown path $name" >&2; exit 2 ;;
   esac
 done

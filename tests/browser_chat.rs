@@ -87,23 +87,27 @@ impl Drop for Profile {
 }
 
 async fn window(driver: &Driver, profile: &Profile) -> Client {
+    window_with(driver, profile, &[]).await
+}
+
+/// A Chromium window with `more` command-line arguments.
+async fn window_with(driver: &Driver, profile: &Profile, more: &[&str]) -> Client {
+    let mut args = vec![
+        "--headless".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-quic".to_owned(),
+        "--no-first-run".to_owned(),
+        "--disable-background-networking".to_owned(),
+        "--disable-component-update".to_owned(),
+        "--disable-sync".to_owned(),
+        format!("--user-data-dir={}", profile.0.display()),
+    ];
+    args.extend(more.iter().map(|arg| (*arg).to_owned()));
     let mut capabilities = serde_json::Map::new();
     capabilities.insert(
         "goog:chromeOptions".to_owned(),
-        json!({
-            "binary": CHROMIUM,
-            "args": [
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                format!("--user-data-dir={}", profile.0.display()),
-            ],
-        }),
+        json!({ "binary": CHROMIUM, "args": args }),
     );
     let mut builder = ClientBuilder::new(HttpConnector::new());
     builder.capabilities(capabilities);
@@ -113,12 +117,9 @@ async fn window(driver: &Driver, profile: &Profile) -> Client {
         .expect("WebDriver session")
 }
 
-/// Opens the page and asks to join as `name`.
-async fn try_join(window: &Client, addr: SocketAddr, name: &str) {
-    window
-        .goto(&format!("http://{addr}/"))
-        .await
-        .expect("open the page");
+/// Opens the page at `page` and asks to join as `name`.
+async fn try_join(window: &Client, page: &str, name: &str) {
+    window.goto(page).await.expect("open the page");
     let field = window.find(Locator::Id("name")).await.expect("name field");
     field.send_keys(name).await.expect("type the name");
     window
@@ -130,8 +131,8 @@ async fn try_join(window: &Client, addr: SocketAddr, name: &str) {
         .expect("click join");
 }
 
-async fn join(window: &Client, addr: SocketAddr, name: &str) {
-    try_join(window, addr, name).await;
+async fn join(window: &Client, page: &str, name: &str) {
+    try_join(window, page, name).await;
     wait_for_text(window, "status", &format!("connected as {name}")).await;
     // The page records `WebSocket.extensions`: what Chromium negotiated.
     let extensions = window
@@ -198,12 +199,13 @@ async fn two_browsers_chat_and_see_each_other_leave() {
     let alice = window(&driver, &alice_profile).await;
     let bob = window(&driver, &bob_profile).await;
 
-    join(&alice, addr, "alice").await;
+    let page = format!("http://{addr}/");
+    join(&alice, &page, "alice").await;
     wait_for_text(&alice, "log", "Welcome, alice! Nobody else is here yet.").await;
     // A taken name: the page shows why (a browser sees the close, never an HTTP status).
-    try_join(&bob, addr, "alice").await;
+    try_join(&bob, &page, "alice").await;
     wait_for_text(&bob, "status", "disconnected (4001 that name is taken)").await;
-    join(&bob, addr, "bob").await;
+    join(&bob, &page, "bob").await;
     wait_for_text(&bob, "log", "Welcome, bob! Here: alice.").await;
     wait_for_text(&alice, "log", "bob has joined").await;
     assert_eq!(server.connections_at("/chat").len(), 2);
@@ -232,4 +234,45 @@ async fn two_browsers_chat_and_see_each_other_leave() {
     })
     .await;
     alice.close().await.expect("close alice's window");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_chromium_chats_whether_its_websocket_rides_http2_or_not() {
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let tls = ws_server::TlsConfig::from_pem(
+        generated.cert.pem().as_bytes(),
+        generated.signing_key.serialize_pem().as_bytes(),
+    )
+    .expect("TLS config");
+    let (addr, server) = start_with_handle(
+        Server::builder()
+            .route::<room::Chat>()
+            .fallback(room::page())
+            .tls(tls),
+    )
+    .await;
+    let driver = chromedriver().await;
+    let (alice_profile, bob_profile) = (Profile::new("tls-alice"), Profile::new("tls-bob"));
+    // Trusts the test's own certificate: it is the only one this window sees.
+    let trust = ["--ignore-certificate-errors"];
+    let alice = window_with(&driver, &alice_profile, &trust).await;
+    let bob = window_with(&driver, &bob_profile, &trust).await;
+
+    let page = format!("https://localhost:{}/", addr.port());
+    join(&alice, &page, "alice").await;
+    join(&bob, &page, "bob").await;
+    wait_for_text(&alice, "log", "bob has joined").await;
+    say(&bob, "over TLS").await;
+    wait_for_text(&alice, "log", "bob: over TLS").await;
+    let versions: Vec<http::Version> = server
+        .connections_at("/chat")
+        .iter()
+        .map(|conn| conn.request().version())
+        .collect();
+    assert_eq!(versions.len(), 2);
+    // Which one Chromium picks is its business; the chat must work either way.
+    eprintln!("Chromium's chat WebSockets went over {versions:?}");
+    alice.close().await.expect("close alice's window");
+    bob.close().await.expect("close bob's window");
 }

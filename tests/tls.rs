@@ -147,3 +147,33 @@ fn bad_pem_is_refused_with_a_reason() {
     let mismatch = TlsConfig::from_pem(other_cert.as_bytes(), key.as_bytes());
     assert!(mismatch.is_err(), "a key that does not fit the certificate");
 }
+
+#[tokio::test]
+async fn over_tls_alpn_agrees_http2_and_websockets_open_on_its_streams() {
+    let (addr, cert) = tls_server(Server::builder().route::<Echo>()).await;
+    let mut config = Arc::unwrap_or_clone(client_config(&cert));
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let tcp = TcpStream::connect(addr).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake");
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let authority = format!("localhost:{}", addr.port());
+    let mut client = support::h2::H2Client::over(tls, authority).await;
+    let mut sockets = [client.open("/echo").await, client.open("/echo").await];
+    for (index, socket) in sockets.iter_mut().enumerate() {
+        let text = format!("stream {index} over h2 over TLS");
+        socket
+            .send(Message::text(text.clone()))
+            .await
+            .expect("send");
+        let echoed = tokio::time::timeout(STEP, socket.next())
+            .await
+            .expect("in time")
+            .expect("reply")
+            .expect("message");
+        assert_eq!(echoed, Message::text(text));
+    }
+}

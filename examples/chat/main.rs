@@ -1,7 +1,7 @@
 //! A chat room for browsers: the page at `/`, the WebSocket at `/chat?name=NICK`.
 //!
 //! ```text
-//! cargo run --release --example chat [-- --addr 127.0.0.1:9001] [--redis redis://127.0.0.1:6379] [--metrics 127.0.0.1:9090] [--restart-window 10]
+//! cargo run --release --example chat [-- --addr 127.0.0.1:9001] [--redis redis://127.0.0.1:6379] [--metrics 127.0.0.1:9090] [--restart-window 10] [--tls-cert cert.pem --tls-key key.pem]
 //! ```
 //!
 //! Open http://127.0.0.1:9001/ in two windows, pick two names, and talk. Ctrl-C or SIGTERM
@@ -9,7 +9,9 @@
 //! with 1012 spread over that many seconds, as a node of several restarting for a deploy
 //! would (the page reconnects after a random back-off). With `--redis`, several chat
 //! servers (on different ports) sharing one Redis form one room. With `--metrics`,
-//! Prometheus reads the server's metrics at `http://HOST:PORT/metrics`.
+//! Prometheus reads the server's metrics at `http://HOST:PORT/metrics`. With `--tls-cert`
+//! and `--tls-key`, the page is at `https://` and the chat at `wss://`; a browser that
+//! loads the page over HTTP/2 opens the chat's WebSocket on a stream of that connection.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -27,6 +29,7 @@ async fn main() -> io::Result<()> {
         serve_metrics(&addr)?;
     }
     let redis = common::option("--redis");
+    let tls = common::tls()?;
     let shutdown_mode = match common::option("--restart-window") {
         Some(seconds) => ShutdownMode::Restart {
             window: seconds_option("--restart-window", &seconds)?,
@@ -36,6 +39,10 @@ async fn main() -> io::Result<()> {
     serve!(common::addr())
         .configure(|builder| {
             let builder = builder.fallback(room::page()).shutdown_mode(shutdown_mode);
+            let builder = match tls {
+                Some(tls) => builder.tls(tls),
+                None => builder,
+            };
             match redis {
                 Some(url) => builder.redis_backplane(url),
                 None => builder,

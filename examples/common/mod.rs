@@ -39,3 +39,17 @@ pub(crate) fn init_logging() {
         )
         .init();
 }
+
+/// TLS from `--tls-cert PEM --tls-key PEM`, if given: the server then serves `wss://` and
+/// `https://`, with HTTP/2 offered (ALPN), so browsers may open WebSockets on its streams.
+#[allow(dead_code)] // Not every example takes every option.
+pub(crate) fn tls() -> std::io::Result<Option<ws_server::TlsConfig>> {
+    match (option("--tls-cert"), option("--tls-key")) {
+        (Some(cert), Some(key)) => ws_server::TlsConfig::from_pem_files(cert, key).map(Some),
+        (None, None) => Ok(None),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "--tls-cert and --tls-key go together",
+        )),
+    }
+}

@@ -5,6 +5,7 @@
 pub(crate) mod counting;
 mod echo;
 pub(crate) mod example;
+pub(crate) mod h2;
 mod recorder;
 pub(crate) mod redis_server;
 mod wire;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
 };
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::protocol::Role};
@@ -59,7 +59,7 @@ pub(crate) async fn stalled_client(addr: SocketAddr, path: &str) -> TcpStream {
 }
 
 /// Reads one server frame (unmasked, as the server must send): FIN+opcode byte and payload.
-pub(crate) async fn read_frame(stream: &mut TcpStream) -> (u8, Vec<u8>) {
+pub(crate) async fn read_frame(stream: &mut (impl AsyncRead + Unpin)) -> (u8, Vec<u8>) {
     let read = async {
         let mut head = [0u8; 2];
         stream.read_exact(&mut head).await.expect("frame header");

@@ -215,6 +215,28 @@ impl Builder {
         self
     }
 
+    /// Whether clients may open WebSockets on the streams of an HTTP/2 connection with an
+    /// extended CONNECT (RFC 8441), as browsers do when they already speak HTTP/2 to the
+    /// site. Default on: the server then advertises it (`SETTINGS_ENABLE_CONNECT_PROTOCOL`),
+    /// and every resource answers both that and HTTP/1.1's upgrade, through the same
+    /// checks. Off, the setting is not sent, and clients open WebSockets over HTTP/1.1
+    /// while HTTP/2 still serves the [`fallback`](Builder::fallback).
+    pub fn http2_websockets(mut self, enabled: bool) -> Builder {
+        self.http.http2_websockets = enabled;
+        self
+    }
+
+    /// The most streams (requests and WebSockets) open at once on one HTTP/2 connection;
+    /// a client that opens more has them refused (`REFUSED_STREAM`), which browsers retry
+    /// on another connection. Default 100. Each WebSocket on a stream also counts toward
+    /// [`max_connections`](Builder::max_connections) and
+    /// [`max_connections_per_ip`](Builder::max_connections_per_ip), like one on a
+    /// connection of its own.
+    pub fn max_http2_streams(mut self, streams: u32) -> Builder {
+        self.http.max_http2_streams = streams;
+        self
+    }
+
     /// Serves `wss://` (TLS) instead of `ws://`, on every connection. Requires the `tls`
     /// feature. The TLS handshake counts toward the
     /// [`handshake_timeout`](Builder::handshake_timeout).

@@ -94,6 +94,7 @@ mod config;
 mod error;
 mod handler;
 mod hub;
+mod in_use;
 mod lock;
 mod message;
 mod metrics;

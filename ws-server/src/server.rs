@@ -1,10 +1,13 @@
-//! A bound server: the accept loop, HTTP/1.1 until the upgrade, and graceful shutdown.
+//! A bound server: the accept loop, HTTP/1.1 and HTTP/2, and graceful shutdown.
 
 use std::{convert::Infallible, future::Future, io, net::SocketAddr, sync::Arc, time::Duration};
 
 use http::StatusCode;
-use hyper::{server::conn::http1, service::service_fn};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::service::service_fn;
+use hyper_util::{
+    rt::{TokioExecutor, TokioIo, TokioTimer},
+    server::conn::auto,
+};
 use tokio::{
     io::{AsyncRead, AsyncWrite},
     net::{TcpListener, TcpStream},
@@ -20,17 +23,23 @@ use tower::{ServiceExt, util::BoxCloneSyncService};
 
 use crate::{
     ServerHandle,
+    in_use::InUse,
     rejection::{Body, plain_response},
     service::{Resources, not_found},
 };
 
-/// Limits on the HTTP exchange before the upgrade.
+/// The HTTP side's settings: limits on the exchange before the upgrade, and HTTP/2.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HttpLimits {
-    /// From accepting the TCP connection to the end of the HTTP exchange.
+    /// From accepting the TCP connection to the end of the HTTP exchange; how long an
+    /// HTTP/2 connection may stay idle.
     pub(crate) handshake_timeout: Duration,
     pub(crate) max_request_head: usize,
     pub(crate) max_request_headers: usize,
+    /// Whether WebSockets may open on HTTP/2 streams (RFC 8441).
+    pub(crate) http2_websockets: bool,
+    /// Streams open at once on one HTTP/2 connection.
+    pub(crate) max_http2_streams: u32,
 }
 
 /// hyper's count of header lines, which it parses without allocating.
@@ -41,6 +50,8 @@ impl HttpLimits {
         handshake_timeout: Duration::from_secs(10),
         max_request_head: 16 * 1024,
         max_request_headers: HYPER_MAX_HEADERS,
+        http2_websockets: true,
+        max_http2_streams: 100,
     };
 }
 
@@ -150,7 +161,7 @@ impl Server {
     }
 }
 
-/// Serves one TCP connection: TLS if configured, then HTTP/1.1 until the upgrade.
+/// Serves one TCP connection: TLS if configured, then HTTP.
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<ServerShared>) {
     // Small frames go out at once; the writer already batches what is queued together.
     let _ = stream.set_nodelay(true);
@@ -171,40 +182,95 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Serve
     serve_http(stream, peer, shared, deadline).await;
 }
 
-/// Serves HTTP/1.1 on one connection until it is upgraded or closed, the handshake
-/// deadline passes, or the server shuts down.
+/// Serves HTTP (HTTP/1.1, or HTTP/2 where the client speaks it) on one connection until
+/// it ends: an HTTP/1.1 connection when it is upgraded or closed, any connection when it
+/// has been idle (no request in progress, no WebSocket on it) at the handshake deadline or
+/// at a later look, a handshake timeout apart; or once the server shuts down and its
+/// WebSockets have closed.
 async fn serve_http<S>(stream: S, peer: SocketAddr, shared: Arc<ServerShared>, deadline: Instant)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let hub = shared.resources.server.hub().clone();
-    let limits = shared.http;
-    let service = service_fn(move |request| {
-        let shared = shared.clone();
-        async move { Ok::<_, Infallible>(route_request(request, peer, shared).await) }
+    let settings = shared.http;
+    let in_use = InUse::default();
+    let service = service_fn({
+        let in_use = in_use.clone();
+        move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(in_use.enter());
+            let shared = shared.clone();
+            async move { Ok::<_, Infallible>(route_request(request, peer, shared).await) }
+        }
     });
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.handshake_timeout)
-        .max_buf_size(limits.max_request_head.max(MIN_HEAD_BUFFER));
-    if limits.max_request_headers != HYPER_MAX_HEADERS {
-        // Parsed into a vector then, one allocation per request.
-        http.max_headers(limits.max_request_headers);
-    }
-    let connection = http
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    tokio::select! {
-        result = connection => {
-            if let Err(error) = result {
-                info!(%peer, %error, "HTTP connection ended with an error");
+    let http = http_builder(&settings);
+    let connection = http.serve_connection_with_upgrades(TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let mut deadline = deadline;
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    info!(%peer, %error, "HTTP connection ended with an error");
+                }
+                return;
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                if !in_use.is_idle() {
+                    let every = if closing { CLOSING_GRACE } else { settings.handshake_timeout };
+                    deadline = Instant::now() + every;
+                } else if closing {
+                    debug!(%peer, "HTTP connection closed");
+                    return;
+                } else {
+                    info!(%peer, timeout = ?settings.handshake_timeout, "handshake timed out: disconnected");
+                    connection.as_mut().graceful_shutdown();
+                    closing = true;
+                    deadline = Instant::now() + CLOSING_GRACE;
+                }
+            }
+            () = hub.stopping(), if !closing => {
+                debug!(%peer, "HTTP connection closing for the shutdown");
+                connection.as_mut().graceful_shutdown();
+                closing = true;
+                deadline = Instant::now() + CLOSING_GRACE;
             }
         }
-        () = tokio::time::sleep_until(deadline) => {
-            info!(%peer, timeout = ?limits.handshake_timeout, "handshake timed out: disconnected");
-        }
-        () = hub.stopping() => debug!(%peer, "HTTP connection dropped by the shutdown"),
     }
+}
+
+/// How long a connection told to close (HTTP/2's GOAWAY, HTTP/1.1's last response) may
+/// take to finish what it has in progress, between looks.
+const CLOSING_GRACE: Duration = Duration::from_secs(1);
+
+/// How often an HTTP/2 connection pings its client, and how long the pong may take: a
+/// client gone without a word is found even while its WebSockets' own heartbeat is off.
+const HTTP2_PING_INTERVAL: Duration = Duration::from_secs(30);
+const HTTP2_PING_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// hyper's HTTP/1.1 and HTTP/2 server, set as the builder says.
+fn http_builder(settings: &HttpLimits) -> auto::Builder<TokioExecutor> {
+    let mut http = auto::Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(settings.handshake_timeout)
+        .max_buf_size(settings.max_request_head.max(MIN_HEAD_BUFFER));
+    if settings.max_request_headers != HYPER_MAX_HEADERS {
+        // Parsed into a vector then, one allocation per request.
+        http.http1().max_headers(settings.max_request_headers);
+    }
+    let mut http2 = http.http2();
+    http2
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(settings.max_http2_streams)
+        .max_header_list_size(u32::try_from(settings.max_request_head).unwrap_or(u32::MAX))
+        .keep_alive_interval(HTTP2_PING_INTERVAL)
+        .keep_alive_timeout(HTTP2_PING_TIMEOUT);
+    if settings.http2_websockets {
+        // SETTINGS_ENABLE_CONNECT_PROTOCOL: every resource answers an extended CONNECT.
+        http2.enable_connect_protocol();
+    }
+    http
 }
 
 async fn route_request(

@@ -45,7 +45,8 @@ impl TlsConfig {
     }
 
     /// A certificate chain and private key in PEM, served over TLS 1.2 and 1.3 with
-    /// rustls's safe defaults (ring as the crypto provider) and ALPN `http/1.1`.
+    /// rustls's safe defaults (ring as the crypto provider) and ALPN `h2` and `http/1.1`:
+    /// browsers speak HTTP/2 to it, and open WebSockets on its streams.
     ///
     /// # Errors
     /// `InvalidInput` if there is no certificate or no key, if the PEM is malformed, or if
@@ -67,12 +68,13 @@ impl TlsConfig {
             .with_no_client_auth()
             .with_single_cert(certs, key)
             .map_err(|error| invalid("certificate and key", &error))?;
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsConfig::from_rustls(Arc::new(config)))
     }
 
     /// A rustls configuration of your own (client certificates, several certificates by
-    /// server name, other providers). Its ALPN list should offer `http/1.1`, or be empty.
+    /// server name, other providers). Its ALPN list should offer `h2` (for HTTP/2) and
+    /// `http/1.1`, or be empty (HTTP/1.1 then).
     pub fn from_rustls(config: Arc<rustls::ServerConfig>) -> TlsConfig {
         TlsConfig { config }
     }

@@ -3,7 +3,7 @@
 use std::{borrow::Cow, net::SocketAddr};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Uri};
+use http::{HeaderMap, HeaderValue, Uri, Version};
 
 use crate::ServerHandle;
 
@@ -19,6 +19,7 @@ use crate::ServerHandle;
 #[derive(Debug, Clone)]
 pub struct Request {
     uri: Uri,
+    version: Version,
     headers: HeaderMap,
     extensions: http::Extensions,
     peer_addr: Option<SocketAddr>,
@@ -35,6 +36,7 @@ impl Request {
         let (uri, headers) = detach(&parts.uri, &parts.headers);
         Request {
             uri,
+            version: parts.version,
             headers,
             extensions: parts.extensions,
             peer_addr,
@@ -89,6 +91,12 @@ impl Request {
     /// Every query parameter in order, percent-decoded.
     pub fn query_pairs(&self) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> {
         form_urlencoded::parse(self.uri.query().unwrap_or("").as_bytes())
+    }
+
+    /// The HTTP version of the handshake: `HTTP_11` for a WebSocket on a connection of its
+    /// own, `HTTP_2` for one on a stream of a shared HTTP/2 connection (RFC 8441).
+    pub fn version(&self) -> Version {
+        self.version
     }
 
     /// The request headers.

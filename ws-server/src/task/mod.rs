@@ -66,7 +66,8 @@ where
     // Every line this connection logs carries its id, path and peer (where known).
     let peer = conn.peer_addr().map(field::display);
     let span = info_span!("conn", id = %conn.id(), path = conn.path(), peer);
-    span.in_scope(|| info!("connection opened"));
+    let http = conn.request().version();
+    span.in_scope(|| info!(?http, "connection opened"));
     conn.server().hub().register(&conn);
     conn.outbox().metrics().opened();
     let mut task = Task {

@@ -1,4 +1,5 @@
-//! Validation of an upgrade request and the `Sec-WebSocket-Accept` computation.
+//! Validation of an opening handshake, in either form (RFC 6455's HTTP/1.1 upgrade, RFC
+//! 8441's HTTP/2 extended CONNECT), and the `Sec-WebSocket-Accept` computation.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use http::{HeaderMap, HeaderValue, Method, Version, header};
@@ -9,9 +10,23 @@ use super::HandshakeRejection;
 /// RFC 6455 section 1.3: appended to the client's key before hashing.
 const ACCEPT_GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/// Checks an upgrade request (RFC 6455 section 4.2.1) and returns the
-/// `Sec-WebSocket-Accept` value to answer with.
-pub(crate) fn check(request: &http::request::Parts) -> Result<HeaderValue, HandshakeRejection> {
+/// The form of an opening handshake, which decides the form of the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Form {
+    /// RFC 6455: a GET with `Upgrade: websocket` over HTTP/1.1, answered with 101 and
+    /// this `Sec-WebSocket-Accept`.
+    Upgrade { accept_key: HeaderValue },
+    /// RFC 8441: a CONNECT with `:protocol = websocket` on an HTTP/2 stream, answered
+    /// with 200; the stream then carries the WebSocket.
+    Connect,
+}
+
+/// Checks an opening handshake (RFC 6455 section 4.2.1, RFC 8441 section 5) and returns
+/// its form.
+pub(crate) fn check(request: &http::request::Parts) -> Result<Form, HandshakeRejection> {
+    if request.version >= Version::HTTP_2 {
+        return check_connect(request);
+    }
     if request.method != Method::GET {
         return Err(HandshakeRejection::MethodNotGet);
     }
@@ -29,18 +44,38 @@ pub(crate) fn check(request: &http::request::Parts) -> Result<HeaderValue, Hands
     if !has_token(headers, header::CONNECTION, "upgrade") {
         return Err(HandshakeRejection::MissingConnectionUpgrade);
     }
-    match single(headers, header::SEC_WEBSOCKET_VERSION) {
-        None => return Err(HandshakeRejection::MissingVersion),
-        Some(version) if version.as_bytes().trim_ascii() != b"13" => {
-            return Err(HandshakeRejection::UnsupportedVersion);
-        }
-        Some(_) => {}
-    }
+    check_version(headers)?;
     let key = single(headers, header::SEC_WEBSOCKET_KEY).ok_or(HandshakeRejection::InvalidKey)?;
     let key = key.as_bytes().trim_ascii();
     match STANDARD.decode(key) {
-        Ok(raw) if raw.len() == 16 => Ok(accept_key(key)),
+        Ok(raw) if raw.len() == 16 => Ok(Form::Upgrade {
+            accept_key: accept_key(key),
+        }),
         _ => Err(HandshakeRejection::InvalidKey),
+    }
+}
+
+/// An HTTP/2 request: an extended CONNECT for `websocket`, with the version header that
+/// RFC 8441 keeps from RFC 6455 (there is no key: the stream is the client's own).
+fn check_connect(request: &http::request::Parts) -> Result<Form, HandshakeRejection> {
+    let protocol = request.extensions.get::<hyper::ext::Protocol>();
+    if request.method != Method::CONNECT || protocol.is_none() {
+        return Err(HandshakeRejection::NotExtendedConnect);
+    }
+    if !protocol.is_some_and(|protocol| protocol.as_str().eq_ignore_ascii_case("websocket")) {
+        return Err(HandshakeRejection::ProtocolNotWebSocket);
+    }
+    check_version(&request.headers)?;
+    Ok(Form::Connect)
+}
+
+fn check_version(headers: &HeaderMap) -> Result<(), HandshakeRejection> {
+    match single(headers, header::SEC_WEBSOCKET_VERSION) {
+        None => Err(HandshakeRejection::MissingVersion),
+        Some(version) if version.as_bytes().trim_ascii() != b"13" => {
+            Err(HandshakeRejection::UnsupportedVersion)
+        }
+        Some(_) => Ok(()),
     }
 }
 
@@ -77,7 +112,10 @@ mod tests {
 
     fn check<B>(request: &http::Request<B>) -> Result<HeaderValue, HandshakeRejection> {
         let (parts, _) = clone_parts(request);
-        super::check(&parts)
+        super::check(&parts).map(|form| match form {
+            Form::Upgrade { accept_key } => accept_key,
+            Form::Connect => panic!("an HTTP/1.1 request taken for an HTTP/2 one"),
+        })
     }
 
     fn clone_parts<B>(request: &http::Request<B>) -> (http::request::Parts, ()) {
@@ -174,5 +212,48 @@ mod tests {
         old.headers_mut()
             .insert("sec-websocket-version", HeaderValue::from_static("8"));
         assert_eq!(check(&old), Err(HandshakeRejection::UnsupportedVersion));
+    }
+
+    fn connect(protocol: Option<&'static str>) -> http::request::Parts {
+        let mut request = http::Request::connect("https://example.com/chat")
+            .version(Version::HTTP_2)
+            .header("sec-websocket-version", "13")
+            .body(())
+            .expect("request");
+        if let Some(protocol) = protocol {
+            request
+                .extensions_mut()
+                .insert(hyper::ext::Protocol::from_static(protocol));
+        }
+        request.into_parts().0
+    }
+
+    #[test]
+    fn an_http2_extended_connect_for_websocket_is_accepted() {
+        assert_eq!(super::check(&connect(Some("websocket"))), Ok(Form::Connect));
+    }
+
+    #[test]
+    fn http2_requests_that_are_no_websocket_connect_are_refused() {
+        assert_eq!(
+            super::check(&connect(None)),
+            Err(HandshakeRejection::NotExtendedConnect)
+        );
+        assert_eq!(
+            super::check(&connect(Some("webtransport"))),
+            Err(HandshakeRejection::ProtocolNotWebSocket)
+        );
+        let mut get = connect(Some("websocket"));
+        get.method = Method::GET;
+        assert_eq!(
+            super::check(&get),
+            Err(HandshakeRejection::NotExtendedConnect)
+        );
+        let mut versionless = connect(Some("websocket"));
+        versionless.headers.remove("sec-websocket-version");
+        assert_eq!(
+            super::check(&versionless),
+            Err(HandshakeRejection::MissingVersion)
+        );
     }
 }

@@ -20,6 +20,7 @@ use tracing::{debug, field, info, warn};
 
 use admission::Slot;
 pub(crate) use admission::{Admissions, ResourceCount};
+use checks::Form;
 pub(crate) use rejection::HandshakeRejection;
 use transport::Transport;
 
@@ -27,6 +28,7 @@ use crate::{
     Compression, Connection, Handler, Rejection, Request, ServerHandle,
     config::{Handshake, ResourceSettings},
     hub::Members,
+    in_use::InUseGuard,
     metrics,
     outbox::SendDeflate,
     proto::{DeflateParams, OutFrame, negotiate_deflate},
@@ -48,7 +50,7 @@ pub(crate) struct UpgradeContext {
 
 /// The outcome of a negotiation that allows the upgrade.
 pub(crate) struct Negotiated {
-    accept_key: HeaderValue,
+    form: Form,
     protocol: Option<&'static str>,
     /// permessage-deflate's parameters and the response's extension header, if agreed.
     deflate: Option<(DeflateParams, String)>,
@@ -89,7 +91,7 @@ pub(crate) fn negotiate(
     let peer = cx
         .peer
         .map_or_else(|| "unknown".to_owned(), |peer| peer.to_string());
-    let accept_key = checks::check(request).map_err(|rejection| {
+    let form = checks::check(request).map_err(|rejection| {
         info!(%peer, path, %rejection, "refused handshake");
         Refusal::Malformed(rejection)
     })?;
@@ -139,7 +141,7 @@ pub(crate) fn negotiate(
         })
         .flatten();
     Ok(Negotiated {
-        accept_key,
+        form,
         protocol,
         deflate,
         slot,
@@ -147,14 +149,18 @@ pub(crate) fn negotiate(
 }
 
 impl Negotiated {
-    /// The 101 that completes the handshake.
+    /// The answer that completes the handshake: 101 to an HTTP/1.1 upgrade, 200 to an
+    /// HTTP/2 extended CONNECT.
     fn response(&self) -> Response<Body> {
         let mut response = Response::new(Full::new(Bytes::new()));
-        *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
         let headers = response.headers_mut();
-        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-        headers.insert(header::SEC_WEBSOCKET_ACCEPT, self.accept_key.clone());
+        if let Form::Upgrade { accept_key } = &self.form {
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept_key.clone());
+            *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        }
+        let headers = response.headers_mut();
         let extensions = self.deflate.as_ref().map(|(_, header)| header.as_str());
         if let Some(value) = extensions.and_then(|value| HeaderValue::from_str(value).ok()) {
             headers.insert(header::SEC_WEBSOCKET_EXTENSIONS, value);
@@ -231,10 +237,12 @@ pub(crate) fn upgrade_to<H: Handler>(
 
 /// The three steps for a request to resource `H`.
 async fn upgrade<H: Handler>(
-    request: http::request::Parts,
+    mut request: http::request::Parts,
     on_upgrade: OnUpgrade,
     cx: UpgradeContext,
 ) -> Response<Body> {
+    // The HTTP connection is in use while the WebSocket on it is.
+    let in_use = request.extensions.remove::<InUseGuard>();
     let negotiated = match negotiate(&request, &cx) {
         Ok(negotiated) => negotiated,
         Err(refusal) => {
@@ -267,7 +275,7 @@ async fn upgrade<H: Handler>(
         heartbeat: cx.settings.heartbeat,
     };
     // Counted among the open connections until the connection has ended.
-    let keep = (hub.task_started(), slot);
+    let keep = (hub.task_started(), slot, in_use);
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {

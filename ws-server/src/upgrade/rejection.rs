@@ -23,6 +23,10 @@ pub(crate) enum HandshakeRejection {
     UnsupportedVersion,
     #[error("the `Sec-WebSocket-Key` header must be 16 bytes in base64")]
     InvalidKey,
+    #[error("a WebSocket over HTTP/2 opens with an extended CONNECT (RFC 8441)")]
+    NotExtendedConnect,
+    #[error("the `:protocol` of an extended CONNECT here must be `websocket`")]
+    ProtocolNotWebSocket,
 }
 
 impl HandshakeRejection {

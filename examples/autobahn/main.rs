@@ -4,14 +4,18 @@
 //! (cases 12.* and 13.*).
 //!
 //! ```text
-//! cargo run --release --example autobahn -- --addr 127.0.0.1:9002 [--axum]
+//! cargo run --release --example autobahn -- --addr 127.0.0.1:9002 [--axum | --over-http2]
 //! ```
 //!
 //! With `--axum`, the resource is served inside an axum app through `WsService` (as the
 //! router's fallback service) instead of by ws-server's own server: the same conformance
-//! through the embedded path.
+//! through the embedded path. With `--over-http2`, the server listens on a port of its own
+//! and `--addr` is a bridge that carries each HTTP/1.1 client into a stream of one HTTP/2
+//! connection to it (see `bridge.rs`): the same conformance over RFC 8441.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod bridge;
 
 use ws_server::{Bytes, Connection, Handler, Text, serve, ws_resource};
 
@@ -52,6 +56,15 @@ async fn main() -> std::io::Result<()> {
             .await?;
         ws.handle().shutdown().await;
         return Ok(());
+    }
+    if common::flag("--over-http2") {
+        let server = ws_server::Server::builder()
+            .registered_routes()
+            .bind("127.0.0.1:0")
+            .await?;
+        let addr = server.local_addr()?;
+        tokio::spawn(server.run());
+        return bridge::run(&common::addr(), addr).await;
     }
     serve!(common::addr()).await
 }

@@ -1,0 +1,58 @@
+//! What keeps one HTTP connection in use: its requests in progress and the WebSockets open
+//! on it (one for an HTTP/1.1 connection, which becomes the WebSocket's; any number of
+//! streams for an HTTP/2 one). A connection in use is not closed as idle.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+/// The count of one HTTP connection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct InUse(Arc<AtomicUsize>);
+
+impl InUse {
+    /// One more user, until the returned guard (and every clone of it) is dropped.
+    pub(crate) fn enter(&self) -> InUseGuard {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        InUseGuard(Arc::new(Leave(self.0.clone())))
+    }
+
+    pub(crate) fn is_idle(&self) -> bool {
+        self.0.load(Ordering::Acquire) == 0
+    }
+}
+
+/// A request's share of its connection's [`InUse`], carried in the request's extensions
+/// (hence `Clone`: the share ends when the last clone is dropped); an upgrade moves it into
+/// the WebSocket, which holds it until it ends.
+#[derive(Debug, Clone)]
+pub(crate) struct InUseGuard(#[allow(dead_code)] Arc<Leave>);
+
+#[derive(Debug)]
+struct Leave(Arc<AtomicUsize>);
+
+impl Drop for Leave {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::InUse;
+
+    #[test]
+    fn in_use_until_the_last_clone_of_every_guard_is_dropped() {
+        let in_use = InUse::default();
+        assert!(in_use.is_idle());
+        let first = in_use.enter();
+        let copy = first.clone();
+        let second = in_use.enter();
+        drop(first);
+        drop(second);
+        assert!(!in_use.is_idle(), "a clone still holds the first share");
+        drop(copy);
+        assert!(in_use.is_idle());
+    }
+}
