@@ -306,3 +306,17 @@ async fn an_idle_http2_connection_is_closed_but_not_while_a_websocket_is_open_on
         .expect("the idle connection is closed")
         .expect("connection task");
 }
+
+#[tokio::test]
+async fn the_origin_check_compares_with_the_authority_of_an_http2_request() {
+    let addr = start(builder()).await;
+    let mut client = H2Client::connect(addr).await;
+    let own = format!("http://{addr}");
+    let (response, _stream) = client.open_raw("/echo", &[("origin", &own)]).await;
+    assert_eq!(response.status(), 200);
+    let foreign = client
+        .try_open("/echo", &[("origin", "https://evil.example")])
+        .await
+        .expect("an answer");
+    assert_eq!(foreign.status(), 403);
+}

@@ -13,9 +13,9 @@
 //! and `--addr` is a bridge that carries each HTTP/1.1 client into a stream of one HTTP/2
 //! connection to it (see `bridge.rs`): the same conformance over RFC 8441.
 
+mod bridge;
 #[path = "../common/mod.rs"]
 mod common;
-mod bridge;
 
 use ws_server::{Bytes, Connection, Handler, Text, serve, ws_resource};
 

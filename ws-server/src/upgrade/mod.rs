@@ -101,7 +101,7 @@ pub(crate) fn negotiate(
         max_connections,
     } = cx.settings.handshake;
     let headers = &request.headers;
-    if !origin::allowed(origins, headers) {
+    if !origin::allowed(origins, headers, origin::host_of(request)) {
         let origin = headers.get(header::ORIGIN);
         info!(%peer, path, ?origin, "refused handshake: origin not allowed");
         let refusal = Rejection::new(StatusCode::FORBIDDEN, "origin not allowed\n");

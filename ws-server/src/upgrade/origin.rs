@@ -4,10 +4,22 @@ use http::{HeaderMap, header};
 
 use crate::Origins;
 
-/// Whether the request's `Origin` passes `policy`. A request without `Origin` passes
-/// (browsers always send it on WebSocket requests); one with an unreadable `Origin`, or
-/// `null` (sandboxed pages, files), passes only [`Origins::Any`].
-pub(crate) fn allowed(policy: Origins, headers: &HeaderMap) -> bool {
+/// The host a request was sent to: its `Host` over HTTP/1.1, its `:authority` over HTTP/2
+/// (where a `Host`, if a client adds one, must agree with it).
+pub(crate) fn host_of(request: &http::request::Parts) -> Option<&str> {
+    match request.uri.authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => request
+            .headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok()),
+    }
+}
+
+/// Whether the request's `Origin` passes `policy`, for a request sent to `host`. A request
+/// without `Origin` passes (browsers always send it on WebSocket requests); one with an
+/// unreadable `Origin`, or `null` (sandboxed pages, files), passes only [`Origins::Any`].
+pub(crate) fn allowed(policy: Origins, headers: &HeaderMap, host: Option<&str>) -> bool {
     let mut values = headers.get_all(header::ORIGIN).iter();
     let Some(value) = values.next() else {
         return true;
@@ -23,10 +35,7 @@ pub(crate) fn allowed(policy: Origins, headers: &HeaderMap) -> bool {
     };
     match policy {
         Origins::Any => true,
-        Origins::SameHost => headers
-            .get(header::HOST)
-            .and_then(|host| host.to_str().ok())
-            .is_some_and(|host| origin.is_host(host)),
+        Origins::SameHost => host.is_some_and(|host| origin.is_host(host)),
         Origins::Only(list) => list
             .iter()
             .filter_map(|pattern| Origin::parse(pattern))
@@ -110,7 +119,7 @@ mod tests {
 
     #[test]
     fn same_host_allows_the_servers_own_pages_and_non_browsers() {
-        let allow = |origin, host| allowed(Origins::SameHost, &headers(origin, host));
+        let allow = |origin, host| allowed(Origins::SameHost, &headers(origin, host), Some(host));
         assert!(allow(None, "example.com"));
         assert!(allow(Some("https://example.com"), "example.com"));
         assert!(allow(Some("http://EXAMPLE.com:8080"), "example.com:8080"));
@@ -126,7 +135,8 @@ mod tests {
     #[test]
     fn allow_lists_match_scheme_host_and_port_with_wildcard_subdomains() {
         let list = Origins::Only(&["https://app.example.com", "http://*.example.org:8080"]);
-        let allow = |origin| allowed(list, &headers(Some(origin), "api.example.com"));
+        let host = Some("api.example.com");
+        let allow = |origin| allowed(list, &headers(Some(origin), "api.example.com"), host);
         assert!(allow("https://app.example.com"));
         assert!(allow("https://APP.example.com:443"));
         assert!(allow("http://a.b.example.org:8080"));
@@ -139,12 +149,35 @@ mod tests {
 
     #[test]
     fn any_allows_everything_and_two_origins_are_refused() {
-        assert!(allowed(Origins::Any, &headers(Some("null"), "example.com")));
+        let host = Some("example.com");
+        assert!(allowed(
+            Origins::Any,
+            &headers(Some("null"), "example.com"),
+            host
+        ));
         let mut twice = headers(Some("https://example.com"), "example.com");
         twice.append(
             header::ORIGIN,
             HeaderValue::from_static("https://example.com"),
         );
-        assert!(!allowed(Origins::SameHost, &twice));
+        assert!(!allowed(Origins::SameHost, &twice, host));
+    }
+
+    #[test]
+    fn the_host_is_the_authority_over_http2_and_the_host_header_over_http11() {
+        let http2 = http::Request::connect("https://example.com:8443/chat")
+            .version(http::Version::HTTP_2)
+            .body(())
+            .expect("request")
+            .into_parts()
+            .0;
+        assert_eq!(host_of(&http2), Some("example.com:8443"));
+        let http11 = http::Request::get("/chat")
+            .header("host", "example.org")
+            .body(())
+            .expect("request")
+            .into_parts()
+            .0;
+        assert_eq!(host_of(&http11), Some("example.org"));
     }
 }
