@@ -303,3 +303,27 @@ async fn the_service_runs_in_a_plain_hyper_server() {
     let mut client = connect(addr, "/echo").await;
     assert_eq!(round_trip(&mut client, "plain hyper").await, "plain hyper");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inside_axum_over_http2_websockets_open_on_streams_through_the_layers() {
+    let (addr, _ws, _, _stop, _server) = app().await;
+    let mut client = support::h2::H2Client::connect(addr).await;
+    let (_, stream) = client.open_raw("/me", &[("x-user", "alice")]).await;
+    let mut me = tokio_tungstenite::WebSocketStream::from_raw_socket(
+        stream,
+        tungstenite::protocol::Role::Client,
+        None,
+    )
+    .await;
+    let greeting = tokio::time::timeout(STEP, futures_util::StreamExt::next(&mut me))
+        .await
+        .expect("in time")
+        .expect("a message")
+        .expect("a message");
+    assert_eq!(greeting, Message::text("hello alice"));
+    let banned = client
+        .try_open("/me", &[("x-user", "banned")])
+        .await
+        .expect("an answer");
+    assert_eq!(banned.status(), StatusCode::FORBIDDEN);
+}

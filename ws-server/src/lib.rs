@@ -25,10 +25,11 @@
 //!   limits) and registers it in a link-time table, so [`serve!`] finds every resource in
 //!   the program, whichever module or crate defines it. [`Server::builder`] takes explicit
 //!   routes instead.
-//! - The server speaks HTTP/1.1 (hyper). A request to a registered path is checked as a
-//!   WebSocket upgrade (400 if malformed, 426 for versions other than 13), passed to
+//! - The server speaks HTTP/1.1 and HTTP/2 (hyper). A request to a registered path is
+//!   checked as a WebSocket handshake, an HTTP/1.1 upgrade or an HTTP/2 extended CONNECT
+//!   (RFC 8441; 400 if malformed, 426 for versions other than 13), passed to
 //!   [`Handler::accept`], which builds the per-connection value or refuses with a status,
-//!   and then answered with 101. Other paths get 404.
+//!   and then answered with 101 (or 200 on an HTTP/2 stream). Other paths get 404.
 //! - Each connection runs in one task that owns the handler value. Its callbacks run one
 //!   at a time, in order. The protocol engine ([`proto`]) validates every frame; a
 //!   violation closes that connection alone with the RFC's code (1002, 1007, 1009...).
