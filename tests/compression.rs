@@ -3,13 +3,14 @@
 
 mod support;
 
-use std::io::Write;
-
-use flate2::{Compression as Level, Decompress, FlushDecompress, write::DeflateEncoder};
 use tokio::io::AsyncWriteExt;
 use ws_server::{Handler, Server, ws_resource};
 
-use support::{close_frame_of, deflate_upgrade, masked, raw_upgrade, read_frame, start};
+use support::{
+    close_frame_of,
+    deflate::{deflate, inflate},
+    deflate_upgrade, masked, raw_upgrade, read_frame, start,
+};
 
 echo_resource!(Echo, "/echo", max_message = 100000);
 echo_resource!(Defaults, "/defaults");
@@ -28,28 +29,6 @@ async fn server() -> std::net::SocketAddr {
             .route::<Defaults>(),
     )
     .await
-}
-
-/// Raw deflate with the sync flush's `00 00 ff ff` removed, as RFC 7692 sends it.
-fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut encoder = DeflateEncoder::new(Vec::new(), Level::default());
-    encoder.write_all(data).expect("compress");
-    encoder.flush().expect("sync flush");
-    let mut out = encoder.get_ref().clone();
-    assert!(out.ends_with(&[0, 0, 0xff, 0xff]));
-    out.truncate(out.len() - 4);
-    out
-}
-
-fn inflate(data: &[u8]) -> Vec<u8> {
-    let mut input = data.to_vec();
-    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
-    let mut inflater = Decompress::new(false);
-    let mut out = Vec::with_capacity(8 << 20);
-    inflater
-        .decompress_vec(&input, &mut out, FlushDecompress::Sync)
-        .expect("inflate");
-    out
 }
 
 const OFFER: &str = "permessage-deflate; client_max_window_bits";

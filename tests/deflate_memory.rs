@@ -5,14 +5,13 @@
 
 mod support;
 
-use std::io::Write;
-
-use flate2::{Compression as Level, write::DeflateEncoder};
+use flate2::Compression as Level;
 use tokio::{io::AsyncWriteExt, net::TcpStream};
 use ws_server::{Bytes, Compression, Connection, Handler, Server, ws_resource};
 
 use support::{
     counting::{Counting, allocated},
+    deflate::deflate,
     deflate_upgrade, masked, raw_upgrade, read_frame, start_with_handle,
 };
 
@@ -30,15 +29,6 @@ impl Handler for Echo {
 }
 
 const CONNECTIONS: usize = 200;
-
-fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut encoder = DeflateEncoder::new(Vec::new(), Level::default());
-    encoder.write_all(data).expect("compress");
-    encoder.flush().expect("flush");
-    let mut out = encoder.get_ref().clone();
-    out.truncate(out.len() - 4);
-    out
-}
 
 /// Heap bytes per connection held by a server with `compression`, after each connection
 /// exchanged one compressed (or, without compression, plain) 4 KiB message.

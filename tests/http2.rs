@@ -4,17 +4,18 @@
 
 mod support;
 
-use std::{io::Write, time::Duration};
+use std::time::Duration;
 
 use bytes::Bytes;
-use flate2::{Compression as Level, Decompress, FlushDecompress, write::DeflateEncoder};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 use ws_server::{Connection, Handler, Server, Text, ws_resource};
 
 use support::{
-    Recorder, STEP, connect, events,
+    Recorder, STEP, connect,
+    deflate::{deflate, inflate},
+    events,
     h2::{H2Client, H2Socket},
     masked, read_frame, start, start_with_handle, unique_tag, wait_for,
 };
@@ -173,26 +174,6 @@ async fn limits_hold_on_a_stream_a_message_too_big_is_1009() {
         .await
         .expect("send");
     assert_eq!(close_of(&mut socket).await.0, 1009);
-}
-
-/// Raw deflate with the sync flush's `00 00 ff ff` removed, as RFC 7692 sends it.
-fn deflate(data: &[u8]) -> Vec<u8> {
-    let mut encoder = DeflateEncoder::new(Vec::new(), Level::default());
-    encoder.write_all(data).expect("compress");
-    encoder.flush().expect("sync flush");
-    let mut out = encoder.get_ref().clone();
-    out.truncate(out.len() - 4);
-    out
-}
-
-fn inflate(data: &[u8]) -> Vec<u8> {
-    let mut input = data.to_vec();
-    input.extend_from_slice(&[0, 0, 0xff, 0xff]);
-    let mut out = Vec::with_capacity(1 << 16);
-    Decompress::new(false)
-        .decompress_vec(&input, &mut out, FlushDecompress::Sync)
-        .expect("inflate");
-    out
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod counting;
+pub(crate) mod deflate;
 mod echo;
 pub(crate) mod example;
 pub(crate) mod h2;
