@@ -1,14 +1,16 @@
 //! A chat room for browsers: the page at `/`, the WebSocket at `/chat?name=NICK`.
 //!
 //! ```text
-//! cargo run --release --example chat [-- --addr 127.0.0.1:9001] [--redis redis://127.0.0.1:6379] [--metrics 127.0.0.1:9090] [--restart-window 10] [--tls-cert cert.pem --tls-key key.pem]
+//! cargo run --release --example chat [-- --addr 127.0.0.1:9001] [--redis redis://127.0.0.1:6379] [--metrics 127.0.0.1:9090] [--restart-window 10] [--tls-cert cert.pem --tls-key key.pem] [--presence-ttl 15]
 //! ```
 //!
 //! Open http://127.0.0.1:9001/ in two windows, pick two names, and talk. Ctrl-C or SIGTERM
 //! closes every connection with 1001 and stops the server; with `--restart-window SECONDS`,
 //! with 1012 spread over that many seconds, as a node of several restarting for a deploy
 //! would (the page reconnects after a random back-off). With `--redis`, several chat
-//! servers (on different ports) sharing one Redis form one room. With `--metrics`,
+//! servers (on different ports) sharing one Redis form one room: the welcome lists everyone
+//! on every node, names are unique across them, and a node that dies drops out of the list
+//! within `--presence-ttl SECONDS` (default 15). With `--metrics`,
 //! Prometheus reads the server's metrics at `http://HOST:PORT/metrics`. With `--tls-cert`
 //! and `--tls-key`, the page is at `https://` and the chat at `wss://`; a browser that
 //! loads the page over HTTP/2 opens the chat's WebSocket on a stream of that connection.
@@ -36,11 +38,19 @@ async fn main() -> io::Result<()> {
         },
         None => ShutdownMode::GoingAway,
     };
+    let presence_ttl = match common::option("--presence-ttl") {
+        Some(seconds) => Some(seconds_option("--presence-ttl", &seconds)?),
+        None => None,
+    };
     serve!(common::addr())
         .configure(|builder| {
             let builder = builder.fallback(room::page()).shutdown_mode(shutdown_mode);
             let builder = match tls {
                 Some(tls) => builder.tls(tls),
+                None => builder,
+            };
+            let builder = match presence_ttl {
+                Some(ttl) => builder.presence_ttl(ttl),
                 None => builder,
             };
             match redis {

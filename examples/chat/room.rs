@@ -10,10 +10,14 @@ const MAX_NAME: usize = 32;
 /// The close code of a refused name (an application code: 4000 to 4999).
 pub(crate) const NAME_REFUSED: CloseCode = CloseCode::new(4001);
 
-/// One participant: joins with `?name=`, and everything it says goes to everyone.
+/// One participant: joins with `?name=`, and everything it says goes to everyone, on every
+/// node of the cluster (with `--redis`): names are unique across them, and the welcome
+/// lists everyone wherever they are.
 #[ws_resource("/chat", max_payload = 4096, max_frames = 4, max_message = 4096)]
 pub(crate) struct Chat {
     name: String,
+    /// Whether the name was ours: a refused connection leaves without a word.
+    joined: bool,
 }
 
 impl Handler for Chat {
@@ -26,6 +30,8 @@ impl Handler for Chat {
                 "pick a name of 1 to 32 characters",
             ));
         }
+        // Taken on this node: refused before the handshake completes. Another node's
+        // holder is found by the claim in `on_open`.
         let taken = request
             .server()
             .connections_at(Chat::PATH)
@@ -34,15 +40,39 @@ impl Handler for Chat {
         if taken {
             return Err(Rejection::close(NAME_REFUSED, "that name is taken"));
         }
-        Ok(Chat { name })
+        Ok(Chat {
+            name,
+            joined: false,
+        })
     }
 
     async fn on_open(&mut self, conn: &Connection) {
-        let here: Vec<String> = conn
-            .peers()
-            .iter()
-            .filter_map(|peer| peer.query("name").map(|name| name.trim().to_owned()))
-            .collect();
+        // One name, one participant, across every node: exactly one of two racing wins.
+        match conn.claim(&format!("chat:{}", self.name)).await {
+            Ok(true) => self.joined = true,
+            Ok(false) => {
+                let _ = conn.close(NAME_REFUSED, "that name is taken");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "names cannot be checked");
+                let _ = conn.close(CloseCode::TRY_AGAIN_LATER, "try again later");
+                return;
+            }
+        }
+        let here: Vec<String> = match conn.cluster_peers().await {
+            Ok(peers) => peers
+                .iter()
+                .filter_map(|peer| peer.query("name").map(|name| name.trim().to_owned()))
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "the cluster cannot be listed: this node's alone");
+                conn.peers()
+                    .iter()
+                    .filter_map(|peer| peer.query("name").map(|name| name.trim().to_owned()))
+                    .collect()
+            }
+        };
         let welcome = match here.len() {
             0 => format!("Welcome, {}! Nobody else is here yet.", self.name),
             _ => format!("Welcome, {}! Here: {}.", self.name, here.join(", ")),
@@ -65,10 +95,12 @@ impl Handler for Chat {
     }
 
     async fn on_close(&mut self, conn: &Connection, _code: CloseCode, _reason: &str) {
-        // This connection has left the room already: its peers are the others.
-        let _ = conn
-            .broadcast_peers(format!("{} has left", self.name))
-            .await;
+        if self.joined {
+            // This connection has left the room already: its peers are the others.
+            let _ = conn
+                .broadcast_peers(format!("{} has left", self.name))
+                .await;
+        }
     }
 }
 

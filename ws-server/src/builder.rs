@@ -26,6 +26,10 @@ this program and none was added with Builder::route. If the resources are define
 another crate, name that crate somewhere in the program (`use my_resources as _;`) so that \
 the linker keeps their registrations";
 
+/// How long a node's presence outlives its last renewal, unless configured.
+#[cfg(feature = "redis")]
+const DEFAULT_PRESENCE_TTL: Duration = Duration::from_secs(15);
+
 /// How long to wait for the peer's close frame after sending one, unless configured.
 const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -73,6 +77,8 @@ pub struct Builder {
     hub: Arc<Hub>,
     #[cfg(feature = "redis")]
     redis: Option<String>,
+    #[cfg(feature = "redis")]
+    presence_ttl: Duration,
 }
 
 impl Builder {
@@ -93,6 +99,8 @@ impl Builder {
             hub: Arc::new(Hub::new()),
             #[cfg(feature = "redis")]
             redis: None,
+            #[cfg(feature = "redis")]
+            presence_ttl: DEFAULT_PRESENCE_TTL,
         }
     }
 
@@ -308,6 +316,17 @@ impl Builder {
         self
     }
 
+    /// With a Redis backplane: how long a node's presence record and claims outlive its
+    /// last renewal. A node renews them every third of this; one that dies without a
+    /// goodbye (`kill -9`, a lost network) drops out of every node's
+    /// [`cluster_connections`](ServerHandle::cluster_connections), and its claims become
+    /// free, within this time. Default 15 seconds.
+    #[cfg(feature = "redis")]
+    pub fn presence_ttl(mut self, ttl: Duration) -> Builder {
+        self.presence_ttl = ttl.max(Duration::from_millis(300));
+        self
+    }
+
     /// The handle of the server this builder will bind; usable before it binds (it sees no
     /// connections until then).
     pub fn handle(&self) -> ServerHandle {
@@ -359,7 +378,13 @@ impl Builder {
             let paths: Vec<&str> = router.paths().collect();
             let hub = Arc::downgrade(&self.hub);
             let origin = self.hub.origin();
-            let backplane = crate::backplane::RedisBackplane::start(url, hub, origin, &paths)?;
+            let backplane = crate::backplane::RedisBackplane::start(
+                url,
+                hub,
+                origin,
+                &paths,
+                self.presence_ttl,
+            )?;
             self.hub.set_backplane(Box::new(backplane));
         }
         self.hub.bind(Bound {

@@ -122,7 +122,7 @@ pub use config::{
 pub use error::SendError;
 pub use handler::{Handler, Resource};
 pub use http;
-pub use hub::{ConnId, Connection, Delivery, Request, ServerHandle};
+pub use hub::{ClusterConnection, ConnId, Connection, Delivery, NodeId, Request, ServerHandle};
 pub use message::{Message, Text};
 pub use proto::CloseCode;
 pub use rejection::Rejection;

@@ -6,16 +6,21 @@
 //! connections.
 
 #[cfg(feature = "redis")]
+mod presence;
+#[cfg(feature = "redis")]
 mod redis;
 mod wire;
 
 #[cfg(feature = "redis")]
 pub(crate) use self::redis::RedisBackplane;
-pub(crate) use wire::Scope;
+pub(crate) use wire::{Command, Order, Record, Scope};
 
-use std::{future::Future, pin::Pin, sync::Arc};
+use std::{future::Future, io, pin::Pin, sync::Arc};
 
 use crate::Message;
+
+/// A future a backplane returns, boxed so that the traits stay object-safe.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// Where a backplane hands what other processes published, and which topics it follows:
 /// the hub, seen from here.
@@ -30,6 +35,16 @@ pub(crate) trait Inbound: Send + Sync + 'static {
 
     /// The topics that have local subscribers now.
     fn topics(&self) -> Vec<Arc<str>>;
+
+    /// Carries out another node's order for local connection `order.conn`, if it is
+    /// still here.
+    fn execute(&self, order: Order);
+
+    /// Every local connection, to register them all again (after Redis came back).
+    fn records(&self) -> Vec<Record>;
+
+    /// Every name a local connection holds a claim on, with its holder.
+    fn claims(&self) -> Vec<(String, u64)>;
 }
 
 /// Where broadcasts and publishes go beyond this process.
@@ -44,6 +59,28 @@ pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
 
     /// The counters.
     fn stats(&self) -> BackplaneStats;
+
+    /// A local connection opened: the other nodes will list it.
+    fn opened(&self, record: Record);
+
+    /// Local connection `id` ended.
+    fn closed(&self, id: u64);
+
+    /// The connections of every other live node, with their node.
+    fn others(&self) -> BoxFuture<'_, io::Result<Vec<(u64, Record)>>>;
+
+    /// How many connections the other live nodes have.
+    fn count_others(&self) -> BoxFuture<'_, io::Result<usize>>;
+
+    /// Sends `order` to node `node`, without waiting; `false` if it could not be queued.
+    fn order(&self, node: u64, order: Order) -> bool;
+
+    /// Claims `name` for local connection `conn` across the cluster: `true` if no live
+    /// connection anywhere holds it (or `conn` does already).
+    fn claim<'a>(&'a self, name: &'a str, conn: u64) -> BoxFuture<'a, io::Result<bool>>;
+
+    /// Gives up `conn`'s claim on `name`, if it holds it, without waiting.
+    fn release(&self, name: &str, conn: u64);
 }
 
 /// What a backplane has done, for monitoring.

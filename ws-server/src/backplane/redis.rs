@@ -20,8 +20,11 @@ use redis::{
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use super::Inbound;
-use super::{Backplane, BackplaneStats, Scope, wire::Envelope};
+use super::{
+    Backplane, BackplaneStats, BoxFuture, Inbound, Order, Record, Scope,
+    presence::{self, Presence},
+    wire::Envelope,
+};
 use crate::{Message, metrics::BackplaneMetrics};
 
 /// Every channel name starts with this.
@@ -44,6 +47,15 @@ pub(crate) struct RedisBackplane {
     topics_changed: watch::Sender<()>,
     counters: Arc<Counters>,
     origin: u64,
+    presence: Arc<Presence>,
+    client: Client,
+    /// For reading the cluster and claiming: made when first needed, again after a failure.
+    commands: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+}
+
+/// The channel of node `node`'s orders.
+fn node_channel(node: u64) -> String {
+    format!("{PREFIX}node:{node:016x}")
 }
 
 impl RedisBackplane {
@@ -59,17 +71,24 @@ impl RedisBackplane {
         hub: Weak<dyn Inbound>,
         origin: u64,
         paths: &[&str],
+        presence_ttl: Duration,
     ) -> io::Result<RedisBackplane> {
         let client = Client::open(url)
             .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
         let counters = Arc::new(Counters::new());
         let (publish, queue) = mpsc::channel(QUEUE);
         let (topics_changed, changes) = watch::channel(());
-        let mut channels = vec![Scope::All.channel(PREFIX)];
+        let mut channels = vec![Scope::All.channel(PREFIX), node_channel(origin)];
         channels.extend(paths.iter().map(|path| Scope::Path(path).channel(PREFIX)));
+        let presence = Arc::new(Presence::new(origin, presence_ttl));
+        tokio::spawn(presence::keep(
+            client.clone(),
+            hub.clone(),
+            presence.clone(),
+        ));
         tokio::spawn(publisher(client.clone(), queue, counters.clone()));
         tokio::spawn(subscriber(
-            client,
+            client.clone(),
             hub,
             origin,
             channels,
@@ -82,6 +101,38 @@ impl RedisBackplane {
             topics_changed,
             counters,
             origin,
+            presence,
+            client,
+            commands: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The commands connection: the one made before, or (`fresh`) a new one.
+    async fn connection(&self, fresh: bool) -> io::Result<MultiplexedConnection> {
+        let mut commands = self.commands.lock().await;
+        if fresh || commands.is_none() {
+            *commands = connect(&self.client).await;
+        }
+        commands
+            .clone()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "Redis is unreachable"))
+    }
+
+    /// Runs `query` on the commands connection. One that fails on a connection made
+    /// earlier (Redis may have restarted since) is tried once more on a new one.
+    fn query<'a, T: Send + 'a>(
+        &'a self,
+        query: impl Fn(MultiplexedConnection) -> BoxFuture<'a, redis::RedisResult<T>> + Send + Sync + 'a,
+    ) -> BoxFuture<'a, io::Result<T>> {
+        Box::pin(async move {
+            let mut fresh = false;
+            loop {
+                match query(self.connection(fresh).await?).await {
+                    Ok(value) => return Ok(value),
+                    Err(error) if fresh => return Err(io::Error::other(error)),
+                    Err(_) => fresh = true,
+                }
+            }
         })
     }
 }
@@ -105,6 +156,40 @@ impl Backplane for RedisBackplane {
 
     fn stats(&self) -> BackplaneStats {
         self.counters.snapshot()
+    }
+
+    fn opened(&self, record: Record) {
+        self.presence.opened(&record);
+    }
+
+    fn closed(&self, id: u64) {
+        self.presence.closed(id);
+    }
+
+    fn others(&self) -> BoxFuture<'_, io::Result<Vec<(u64, Record)>>> {
+        self.query(move |mut redis| Box::pin(async move { self.presence.others(&mut redis).await }))
+    }
+
+    fn count_others(&self) -> BoxFuture<'_, io::Result<usize>> {
+        self.query(move |mut redis| {
+            Box::pin(async move { self.presence.count_others(&mut redis).await })
+        })
+    }
+
+    fn order(&self, node: u64, order: Order) -> bool {
+        self.publish
+            .try_send((node_channel(node), order.encode()))
+            .is_ok()
+    }
+
+    fn claim<'a>(&'a self, name: &'a str, conn: u64) -> BoxFuture<'a, io::Result<bool>> {
+        self.query(move |mut redis| {
+            Box::pin(async move { self.presence.claim(&mut redis, name, conn).await })
+        })
+    }
+
+    fn release(&self, name: &str, conn: u64) {
+        self.presence.released(name, conn);
     }
 }
 
@@ -145,7 +230,7 @@ async fn publisher(
     }
 }
 
-async fn connect(client: &Client) -> Option<MultiplexedConnection> {
+pub(super) async fn connect(client: &Client) -> Option<MultiplexedConnection> {
     match tokio::time::timeout(
         Duration::from_secs(1),
         client.get_multiplexed_async_connection(),
@@ -172,6 +257,7 @@ async fn subscriber(
     mut changes: watch::Receiver<()>,
     counters: Arc<Counters>,
 ) {
+    let orders = node_channel(origin);
     let mut backoff = Duration::from_millis(50);
     loop {
         if hub.strong_count() == 0 {
@@ -215,6 +301,13 @@ async fn subscriber(
                     let Some(hub) = hub.upgrade() else { return };
                     let channel = message.get_channel_name();
                     let payload = Bytes::copy_from_slice(message.get_payload_bytes());
+                    if channel == orders {
+                        match Order::decode(payload) {
+                            Some(order) => hub.execute(order),
+                            None => debug!("ignoring a malformed order"),
+                        }
+                        continue;
+                    }
                     let (Some(scope), Some(envelope)) =
                         (Scope::of_channel(channel, PREFIX), Envelope::decode(payload))
                     else {

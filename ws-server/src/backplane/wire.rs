@@ -3,7 +3,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::{Message, Text};
+use crate::{CloseCode, Message, Text};
 
 /// Whom a message is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +84,99 @@ impl Envelope {
     }
 }
 
+/// What one node asks another to do to one of its connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) enum Command {
+    Send(Message),
+    Close(CloseCode, String),
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const CLOSE: u8 = 2;
+
+/// A [`Command`] for connection `conn` of the node it is sent to: 8 bytes of connection
+/// id, 1 byte of kind, then the message, or the close code (2 bytes) and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) struct Order {
+    pub(crate) conn: u64,
+    pub(crate) command: Command,
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl Order {
+    pub(crate) fn encode(&self) -> Bytes {
+        let mut out = BytesMut::with_capacity(16);
+        out.put_u64(self.conn);
+        match &self.command {
+            Command::Send(message) => {
+                out.put_u8(match message {
+                    Message::Text(_) => TEXT,
+                    Message::Binary(_) => BINARY,
+                });
+                out.extend_from_slice(message.payload());
+            }
+            Command::Close(code, reason) => {
+                out.put_u8(CLOSE);
+                out.put_u16(code.as_u16());
+                out.extend_from_slice(reason.as_bytes());
+            }
+        }
+        out.freeze()
+    }
+
+    /// `None` for anything this format did not produce.
+    pub(crate) fn decode(mut data: Bytes) -> Option<Order> {
+        if data.len() < 9 {
+            return None;
+        }
+        let conn = u64::from_be_bytes(data[..8].try_into().ok()?);
+        let kind = data[8];
+        let payload = data.split_off(9);
+        let command = match kind {
+            TEXT => Command::Send(Message::Text(Text::try_from(payload).ok()?)),
+            BINARY => Command::Send(Message::Binary(payload)),
+            CLOSE if payload.len() >= 2 => {
+                let code = CloseCode::new(u16::from_be_bytes([payload[0], payload[1]]));
+                let reason = std::str::from_utf8(&payload[2..]).ok()?.to_owned();
+                Command::Close(code, reason)
+            }
+            _ => return None,
+        };
+        Some(Order { conn, command })
+    }
+}
+
+/// A connection as the cluster lists it: its id on its node, path, raw query and
+/// subprotocol. Stored as `path \n query \n protocol` under its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub(crate) id: u64,
+    pub(crate) path: String,
+    pub(crate) query: String,
+    pub(crate) protocol: Option<String>,
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+impl Record {
+    pub(crate) fn value(&self) -> String {
+        let protocol = self.protocol.as_deref().unwrap_or_default();
+        format!("{}\n{}\n{protocol}", self.path, self.query)
+    }
+
+    pub(crate) fn parse(id: u64, value: &str) -> Option<Record> {
+        let mut parts = value.splitn(3, '\n');
+        let (path, query, protocol) = (parts.next()?, parts.next()?, parts.next()?);
+        Some(Record {
+            id,
+            path: path.to_owned(),
+            query: query.to_owned(),
+            protocol: (!protocol.is_empty()).then(|| protocol.to_owned()),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +201,33 @@ mod tests {
         let mut bad_text = Envelope::encode(1, &Message::from("x")).to_vec();
         bad_text.push(0xff);
         assert_eq!(Envelope::decode(Bytes::from(bad_text)), None);
+    }
+
+    #[test]
+    fn orders_round_trip_sends_and_closes_exactly() {
+        for command in [
+            Command::Send(Message::from("héllo")),
+            Command::Send(Message::Binary(Bytes::from_static(&[0, 255]))),
+            Command::Close(CloseCode::new(4001), "gone".to_owned()),
+        ] {
+            let order = Order { conn: 7, command };
+            assert_eq!(Order::decode(order.encode()), Some(order));
+        }
+        assert_eq!(Order::decode(Bytes::from_static(b"short")), None);
+    }
+
+    #[test]
+    fn records_round_trip() {
+        for protocol in [None, Some("chat.v1".to_owned())] {
+            let record = Record {
+                id: 9,
+                path: "/chat".to_owned(),
+                query: "name=al%20ice&x=1".to_owned(),
+                protocol,
+            };
+            assert_eq!(Record::parse(9, &record.value()), Some(record));
+        }
+        assert_eq!(Record::parse(1, "no newline"), None);
     }
 
     #[test]

@@ -298,6 +298,51 @@ impl Connection {
         peers
     }
 
+    /// The other live connections of this resource on every node of the cluster (see
+    /// [`ServerHandle::cluster_connections`]); without a backplane, its
+    /// [`peers`](Connection::peers).
+    ///
+    /// # Errors
+    /// If Redis cannot be read.
+    pub async fn cluster_peers(&self) -> std::io::Result<Vec<super::ClusterConnection>> {
+        let path = self.members().path();
+        self.server().cluster(Some(path), Some(self.id())).await
+    }
+
+    /// Claims `name` for this connection across the cluster: `true` if no other live
+    /// connection on any node holds it (or this one does already), and then it is this
+    /// connection's until [`release`](Connection::release), its end, or its node's death
+    /// (within the presence TTL). Two connections racing for one name: exactly one wins.
+    /// Without a backplane, the claim holds within this process.
+    ///
+    /// ```
+    /// use ws_server::{CloseCode, Connection, Handler, ws_resource};
+    ///
+    /// #[ws_resource("/chat")]
+    /// #[derive(Default)]
+    /// struct Chat;
+    ///
+    /// impl Handler for Chat {
+    ///     async fn on_open(&mut self, conn: &Connection) {
+    ///         let name = conn.query("name").unwrap_or_default().into_owned();
+    ///         if !conn.claim(&format!("chat:{name}")).await.unwrap_or(false) {
+    ///             let _ = conn.close(CloseCode::new(4001), "that name is taken");
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// If Redis cannot be reached: the claim is then not made.
+    pub async fn claim(&self, name: &str) -> std::io::Result<bool> {
+        self.server().hub().claim(self.id(), name).await
+    }
+
+    /// Gives up this connection's claim on `name`; `false` if it held none.
+    pub fn release(&self, name: &str) -> bool {
+        self.server().hub().release(self.id(), name)
+    }
+
     /// Sends `message` to the other live connections of this resource (its
     /// [`peers`](Connection::peers)), encoding it once. To reach this connection too, use
     /// the server's [`broadcast_at`](ServerHandle::broadcast_at) with [`path`](Connection::path).

@@ -1,9 +1,9 @@
 //! [`ServerHandle`]: the server's live connections and topics, from anywhere.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, io, sync::Arc};
 
 use crate::{
-    Connection, Message, ShutdownMode,
+    ClusterConnection, ConnId, Connection, Message, NodeId, ShutdownMode,
     backplane::{BackplaneStats, Scope},
     hub::{Delivery, Hub},
 };
@@ -77,6 +77,66 @@ impl ServerHandle {
     /// How many connections are live.
     pub fn connection_count(&self) -> usize {
         self.hub.connection_count()
+    }
+
+    /// This process among the nodes of a cluster (the servers sharing a Redis backplane).
+    pub fn node_id(&self) -> NodeId {
+        self.hub.node_id()
+    }
+
+    /// Every live connection of the cluster: this process's, and with a Redis backplane
+    /// every other live node's, from their presence records (a node that died without a
+    /// goodbye drops out within the presence TTL). Without a backplane, this process's.
+    ///
+    /// # Errors
+    /// If Redis cannot be read.
+    pub async fn cluster_connections(&self) -> io::Result<Vec<ClusterConnection>> {
+        self.cluster(None, None).await
+    }
+
+    /// The live connections of the resource at `path` on every node, as
+    /// [`cluster_connections`](ServerHandle::cluster_connections) lists them.
+    ///
+    /// # Errors
+    /// If Redis cannot be read.
+    pub async fn cluster_connections_at(&self, path: &str) -> io::Result<Vec<ClusterConnection>> {
+        self.cluster(Some(path), None).await
+    }
+
+    /// How many connections are live on every node, without listing them.
+    ///
+    /// # Errors
+    /// If Redis cannot be read.
+    pub async fn cluster_connection_count(&self) -> io::Result<usize> {
+        Ok(self.connection_count() + self.hub.remote_count().await?)
+    }
+
+    /// The cluster's connections at `path` (or all), but `except`.
+    pub(crate) async fn cluster(
+        &self,
+        path: Option<&str>,
+        except: Option<ConnId>,
+    ) -> io::Result<Vec<ClusterConnection>> {
+        let node = self.node_id();
+        let local = match path {
+            Some(path) => self.connections_at(path),
+            None => self.connections(),
+        };
+        let mut all: Vec<ClusterConnection> = local
+            .into_iter()
+            .filter(|conn| Some(conn.id()) != except)
+            .map(|conn| ClusterConnection::local(node, conn))
+            .collect();
+        for (other, record) in self.hub.remote_records().await? {
+            if path.is_none_or(|path| record.path == path) {
+                all.push(ClusterConnection::remote(
+                    NodeId::new(other),
+                    record,
+                    self.clone(),
+                ));
+            }
+        }
+        Ok(all)
     }
 
     /// Sends `message` to every live connection.

@@ -31,6 +31,10 @@ impl Members {
         self.conns.shard(&id).remove(&id);
     }
 
+    pub(crate) fn get(&self, id: ConnId) -> Option<Connection> {
+        self.conns.shard(&id).get(&id).cloned()
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.conns.len()
     }

@@ -3,6 +3,7 @@
 //! onto all that: [`Connection`], [`ServerHandle`], [`Request`], which refer to each other
 //! as the public API does (a connection's server, a server's connections).
 
+mod cluster;
 mod connection;
 mod fanout;
 mod handle;
@@ -15,6 +16,7 @@ mod topics;
 #[cfg(test)]
 mod tests;
 
+pub use cluster::{ClusterConnection, NodeId};
 pub use connection::{ConnId, Connection};
 pub use fanout::Delivery;
 pub use handle::ServerHandle;
@@ -57,9 +59,10 @@ pub(crate) struct Hub {
     next_id: AtomicU64,
     shutdown: Shutdown,
     backplane: OnceLock<Box<dyn Backplane>>,
-    /// This server's identity on the backplane, so that it skips its own messages.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    /// This server's identity among the cluster's nodes (so that it skips its own
+    /// messages on the backplane).
     origin: u64,
+    claims: cluster::Claims,
 }
 
 impl Hub {
@@ -72,6 +75,7 @@ impl Hub {
             shutdown: Shutdown::new(),
             backplane: OnceLock::new(),
             origin: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8),
+            claims: cluster::Claims::default(),
         }
     }
 
@@ -184,6 +188,9 @@ impl Hub {
     pub(crate) fn register(&self, conn: &Connection) {
         self.topics.open(conn.id());
         conn.members().insert(conn);
+        if let Some(backplane) = self.backplane.get() {
+            backplane.opened(cluster::record_of(conn));
+        }
         if let Some(mode) = self.shutdown.mode() {
             let (code, reason) = mode.close_frame();
             let _ = conn.close(code, reason);
@@ -195,6 +202,10 @@ impl Hub {
         conn.members().remove(conn.id());
         let change = self.topics.close(conn.id());
         self.topics_changed(change);
+        self.release_all(conn.id());
+        if let Some(backplane) = self.backplane.get() {
+            backplane.closed(conn.id().as_u64());
+        }
     }
 
     /// A snapshot of every live connection.
@@ -228,5 +239,17 @@ impl crate::backplane::Inbound for Hub {
 
     fn topics(&self) -> Vec<Arc<str>> {
         self.topics.names()
+    }
+
+    fn execute(&self, order: crate::backplane::Order) {
+        self.execute_order(order);
+    }
+
+    fn records(&self) -> Vec<crate::backplane::Record> {
+        self.connections().iter().map(cluster::record_of).collect()
+    }
+
+    fn claims(&self) -> Vec<(String, u64)> {
+        Hub::claims(self)
     }
 }
