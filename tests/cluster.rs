@@ -48,6 +48,13 @@ struct Lobby;
 
 impl Handler for Lobby {}
 
+/// Receives broadcasts; a small queue, and senders wait for room.
+#[ws_resource("/patient", slow_consumer = "wait", max_queue = 8192)]
+#[derive(Default)]
+struct Patient;
+
+impl Handler for Patient {}
+
 const TTL: Duration = Duration::from_secs(1);
 
 async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
@@ -55,6 +62,7 @@ async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
         Server::builder()
             .route::<Room>()
             .route::<Lobby>()
+            .route::<Patient>()
             .redis_backplane(redis.url())
             .presence_ttl(TTL),
     )
@@ -283,4 +291,35 @@ async fn a_chat_node_killed_without_a_goodbye_drops_out_within_the_ttl() {
     }
     eprintln!("a killed node dropped out of the listing after {gone:?}");
     let _ = zoe.next().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_under_the_wait_policy_does_not_hold_up_what_other_nodes_send() {
+    let redis = Redis::start().await;
+    let (addr_a, a) = node(&redis).await;
+    let (_, b) = node(&redis).await;
+    redis
+        .wait_for_subscribers("ws-server:path:/patient", 2)
+        .await;
+    // On A: one client that never reads, one that does.
+    let _stalled = support::stalled_client(addr_a, "/patient").await;
+    let mut reader = connect(addr_a, "/patient").await;
+    support::eventually("both connected on A", || {
+        a.connections_at("/patient").len() == 2
+    })
+    .await;
+    // From B, far more than the stalled queue and socket buffers hold (less than the
+    // backlog a connection may have).
+    let chunk = "x".repeat(1000);
+    for round in 0..500 {
+        let _ = b.broadcast_at("/patient", format!("{round}:{chunk}")).await;
+    }
+    for round in 0..500 {
+        let got = text(&mut reader).await;
+        assert!(
+            got.starts_with(&format!("{round}:")),
+            "expected message {round}, got {}",
+            &got[..got.len().min(20)]
+        );
+    }
 }

@@ -26,12 +26,8 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// the hub, seen from here.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) trait Inbound: Send + Sync + 'static {
-    /// Delivers `message` to the local connections `scope` names.
-    fn deliver<'a>(
-        &'a self,
-        scope: Scope<'a>,
-        message: Message,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+    /// Delivers `message` to the local connections `scope` names, without waiting.
+    fn deliver(&self, scope: Scope<'_>, message: Message) -> crate::Delivery;
 
     /// The topics that have local subscribers now.
     fn topics(&self) -> Vec<Arc<str>>;

@@ -317,8 +317,11 @@ async fn subscriber(
                     if envelope.origin == origin {
                         continue;
                     }
-                    hub.deliver(scope, envelope.message).await;
+                    let delivery = hub.deliver(scope, envelope.message);
                     counters.received(1);
+                    if delivery.dropped() > 0 {
+                        debug!(dropped = delivery.dropped(), "full queues missed a message from another node");
+                    }
                 }
                 changed = changes.changed() => {
                     if changed.is_err() {

@@ -51,7 +51,7 @@ impl Delivery {
         self.dropped + self.slow + self.closed
     }
 
-    fn count(&mut self, outcome: Result<(), SendError>) {
+    pub(super) fn count(&mut self, outcome: Result<(), SendError>) {
         match outcome {
             Ok(()) => self.queued += 1,
             Err(SendError::Dropped) => self.dropped += 1,

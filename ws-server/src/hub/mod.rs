@@ -7,6 +7,7 @@ mod cluster;
 mod connection;
 mod fanout;
 mod handle;
+mod inbound;
 mod members;
 mod request;
 mod sharded;
@@ -26,7 +27,7 @@ pub(crate) use shutdown::{DEFAULT_SHUTDOWN_TIMEOUT, SHUTDOWN_REASON};
 
 use std::{
     sync::{
-        Arc, OnceLock,
+        OnceLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -63,6 +64,7 @@ pub(crate) struct Hub {
     /// messages on the backplane).
     origin: u64,
     claims: cluster::Claims,
+    backlogs: inbound::Backlogs,
 }
 
 impl Hub {
@@ -76,6 +78,7 @@ impl Hub {
             backplane: OnceLock::new(),
             origin: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8),
             claims: cluster::Claims::default(),
+            backlogs: inbound::Backlogs::default(),
         }
     }
 
@@ -114,8 +117,24 @@ impl Hub {
         message: Message,
         except: Option<ConnId>,
     ) -> Delivery {
-        // Taken out of the registry first: encoding (and compressing) the message must not
-        // hold a shard's lock, which opens, closes and listings on other threads wait for.
+        let out = Outgoing::new(message);
+        self.offer(scope, &out, except).finish(&out).await
+    }
+
+    /// Offers `out` to the local connections `scope` names, all but `except`, without
+    /// waiting for room in any queue.
+    fn offer(&self, scope: Scope<'_>, out: &Outgoing, except: Option<ConnId>) -> Fanout {
+        let mut fanout = Fanout::default();
+        for conn in &self.recipients(scope, except) {
+            fanout.offer(conn, out);
+        }
+        fanout
+    }
+
+    /// The local connections `scope` names, all but `except`, taken out of the registry
+    /// first: encoding (and compressing) a message must not hold a shard's lock, which
+    /// opens, closes and listings on other threads wait for.
+    fn recipients(&self, scope: Scope<'_>, except: Option<ConnId>) -> Vec<Connection> {
         let mut recipients = Vec::new();
         match scope {
             Scope::All => {
@@ -130,12 +149,7 @@ impl Hub {
             }
             Scope::Topic(topic) => self.topics.snapshot(topic, except, &mut recipients),
         }
-        let out = Outgoing::new(message);
-        let mut fanout = Fanout::default();
-        for conn in &recipients {
-            fanout.offer(conn, &out);
-        }
-        fanout.finish(&out).await
+        recipients
     }
 
     /// Subscribes `conn` to `topic`; `false` if it was already, or has ended.
@@ -223,33 +237,5 @@ impl Hub {
             .iter()
             .map(|members| members.len())
             .sum()
-    }
-}
-
-impl crate::backplane::Inbound for Hub {
-    fn deliver<'a>(
-        &'a self,
-        scope: Scope<'a>,
-        message: Message,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>> {
-        Box::pin(async move {
-            let _ = Hub::deliver(self, scope, message, None).await;
-        })
-    }
-
-    fn topics(&self) -> Vec<Arc<str>> {
-        self.topics.names()
-    }
-
-    fn execute(&self, order: crate::backplane::Order) {
-        self.execute_order(order);
-    }
-
-    fn records(&self) -> Vec<crate::backplane::Record> {
-        self.connections().iter().map(cluster::record_of).collect()
-    }
-
-    fn claims(&self) -> Vec<(String, u64)> {
-        Hub::claims(self)
     }
 }
