@@ -208,10 +208,11 @@ pub(crate) async fn keep(
     let mut renew = tokio::time::interval(presence.ttl / 3);
     renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tokio::select! {
-            _ = renew.tick() => {}
-            () = presence.wake.notified() => {}
-        }
+        // Every key is renewed on the timer; a change renews only the presence record.
+        let renewal = tokio::select! {
+            _ = renew.tick() => Renewal::All,
+            () = presence.wake.notified() => Renewal::Record,
+        };
         let Some(hub) = hub.upgrade() else { return };
         if redis.is_none() {
             redis = super::redis::connect(&client).await;
@@ -219,7 +220,7 @@ pub(crate) async fn keep(
         }
         let Some(conn) = redis.as_mut() else { continue };
         let written = if synced {
-            write_changes(conn, &presence, hub.as_ref()).await
+            write_changes(conn, &presence, hub.as_ref(), renewal).await
         } else {
             write_all(conn, &presence, hub.as_ref()).await
         };
@@ -237,11 +238,21 @@ pub(crate) async fn keep(
     }
 }
 
-/// What changed since the last write, and the renewal of every key.
+/// Which of this node's keys a write renews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Renewal {
+    /// The presence record alone: what a change touches anyway.
+    Record,
+    /// Every key, the claims and the node index included: on the timer.
+    All,
+}
+
+/// What changed since the last write, and the renewal of the keys.
 async fn write_changes(
     redis: &mut MultiplexedConnection,
     presence: &Presence,
     hub: &dyn Inbound,
+    renewal: Renewal,
 ) -> redis::RedisResult<()> {
     let changes = mem::take(&mut *lock(&presence.changes));
     let key = presence_key(presence.node);
@@ -252,7 +263,7 @@ async fn write_changes(
             None => pipe.cmd("HDEL").arg(&key).arg(id).ignore(),
         };
     }
-    renew(&mut pipe, presence, hub);
+    renew(&mut pipe, presence, hub, renewal);
     let result = pipe.query_async::<()>(redis).await;
     if result.is_err() {
         // Written again in full on reconnection; releases must not be lost.
@@ -307,19 +318,22 @@ async fn write_all(
             .arg(millis(presence.ttl))
             .ignore();
     }
-    renew(&mut pipe, presence, hub);
+    renew(&mut pipe, presence, hub, Renewal::All);
     let result = pipe.query_async::<()>(redis).await;
     lock(&presence.changes).released.extend(released);
     result
 }
 
 /// Keeps this node's keys alive for another TTL.
-fn renew(pipe: &mut redis::Pipeline, presence: &Presence, hub: &dyn Inbound) {
+fn renew(pipe: &mut redis::Pipeline, presence: &Presence, hub: &dyn Inbound, renewal: Renewal) {
     let ttl = millis(presence.ttl);
     pipe.cmd("PEXPIRE")
         .arg(presence_key(presence.node))
         .arg(ttl)
         .ignore();
+    if renewal == Renewal::Record {
+        return;
+    }
     pipe.cmd("SADD")
         .arg(NODES)
         .arg(format!("{:016x}", presence.node))
