@@ -1,17 +1,26 @@
-//! What keeps one HTTP connection in use: its requests in progress and the WebSockets open
-//! on it (one for an HTTP/1.1 connection, which becomes the WebSocket's; any number of
-//! streams for an HTTP/2 one). A connection in use is not closed as idle.
+//! What keeps one HTTP/2 connection in use: its requests in progress and the WebSockets
+//! open on its streams. A connection in use is not closed as idle. (An HTTP/1.1 connection
+//! has the handshake deadline for its whole exchange, and becomes its WebSocket's.)
 
 use std::sync::{
     Arc,
-    atomic::{AtomicUsize, Ordering},
+    atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
 /// The count of one HTTP connection.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct InUse(Arc<AtomicUsize>);
+pub(crate) struct InUse(Arc<AtomicUsize>, Arc<AtomicBool>);
 
 impl InUse {
+    /// The connection speaks HTTP/2 (a request came in over it).
+    pub(crate) fn mark_http2(&self) {
+        self.1.store(true, Ordering::Release);
+    }
+
+    pub(crate) fn is_http2(&self) -> bool {
+        self.1.load(Ordering::Acquire)
+    }
+
     /// One more user, until the returned guard (and every clone of it) is dropped.
     pub(crate) fn enter(&self) -> InUseGuard {
         self.0.fetch_add(1, Ordering::AcqRel);

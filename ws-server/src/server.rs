@@ -183,9 +183,10 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Serve
 }
 
 /// Serves HTTP (HTTP/1.1, or HTTP/2 where the client speaks it) on one connection until
-/// it ends: an HTTP/1.1 connection when it is upgraded or closed, any connection when it
-/// has been idle (no request in progress, no WebSocket on it) at the handshake deadline or
-/// at a later look, a handshake timeout apart; or once the server shuts down and its
+/// it ends. HTTP/1.1, as a connection that has sent no request yet: until it is upgraded
+/// or closed, the handshake deadline passes, or the server shuts down. HTTP/2: until it has
+/// been idle (no request in progress, no WebSocket on it) at the handshake deadline or at
+/// a later look, a handshake timeout apart; or once the server shuts down and its
 /// WebSockets have closed.
 async fn serve_http<S>(stream: S, peer: SocketAddr, shared: Arc<ServerShared>, deadline: Instant)
 where
@@ -197,6 +198,9 @@ where
     let service = service_fn({
         let in_use = in_use.clone();
         move |mut request: hyper::Request<Incoming>| {
+            if request.version() == http::Version::HTTP_2 {
+                in_use.mark_http2();
+            }
             request.extensions_mut().insert(in_use.enter());
             let shared = shared.clone();
             async move { Ok::<_, Infallible>(route_request(request, peer, shared).await) }
@@ -216,6 +220,10 @@ where
                 return;
             }
             () = tokio::time::sleep_until(deadline) => {
+                if !in_use.is_http2() {
+                    info!(%peer, timeout = ?settings.handshake_timeout, "handshake timed out: disconnected");
+                    return;
+                }
                 if !in_use.is_idle() {
                     let every = if closing { CLOSING_GRACE } else { settings.handshake_timeout };
                     deadline = Instant::now() + every;
@@ -223,14 +231,18 @@ where
                     debug!(%peer, "HTTP connection closed");
                     return;
                 } else {
-                    info!(%peer, timeout = ?settings.handshake_timeout, "handshake timed out: disconnected");
+                    debug!(%peer, "idle HTTP/2 connection: closing");
                     connection.as_mut().graceful_shutdown();
                     closing = true;
                     deadline = Instant::now() + CLOSING_GRACE;
                 }
             }
             () = hub.stopping(), if !closing => {
-                debug!(%peer, "HTTP connection closing for the shutdown");
+                if !in_use.is_http2() {
+                    debug!(%peer, "HTTP connection dropped by the shutdown");
+                    return;
+                }
+                debug!(%peer, "HTTP/2 connection closing for the shutdown");
                 connection.as_mut().graceful_shutdown();
                 closing = true;
                 deadline = Instant::now() + CLOSING_GRACE;
