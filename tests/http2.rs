@@ -128,6 +128,8 @@ async fn a_protocol_error_or_a_reset_on_one_stream_ends_that_websocket_only() {
     let (opcode, payload) = read_frame(&mut broken).await;
     assert_eq!(opcode, 0x88);
     assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), 1002);
+    // The client ends its side of the stream, as a client that got a close does.
+    broken.shutdown().await.expect("END_STREAM");
     let events = wait_for(&broken_tag, |events| events.len() == 2).await;
     assert!(events[1].starts_with("close:1002"), "{events:?}");
 
