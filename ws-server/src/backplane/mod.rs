@@ -26,8 +26,9 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// the hub, seen from here.
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) trait Inbound: Send + Sync + 'static {
-    /// Delivers `message` to the local connections `scope` names, without waiting.
-    fn deliver(&self, scope: Scope<'_>, message: Message) -> crate::Delivery;
+    /// Delivers `message` to the local connections `scope` names, without waiting;
+    /// returns how many of them missed it.
+    fn deliver(&self, scope: Scope<'_>, message: Message) -> usize;
 
     /// The topics that have local subscribers now.
     fn topics(&self) -> Vec<Arc<str>>;

@@ -74,7 +74,7 @@ impl Backlogs {
 }
 
 impl Inbound for Hub {
-    fn deliver(&self, scope: Scope<'_>, message: Message) -> Delivery {
+    fn deliver(&self, scope: Scope<'_>, message: Message) -> usize {
         let out = Arc::new(Outgoing::new(message));
         let mut delivery = Delivery::default();
         for conn in self.recipients(scope, None) {
@@ -91,7 +91,7 @@ impl Inbound for Hub {
             };
             delivery.count(outcome);
         }
-        delivery
+        delivery.missed()
     }
 
     fn topics(&self) -> Vec<Arc<str>> {
