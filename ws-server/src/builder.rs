@@ -79,6 +79,8 @@ pub struct Builder {
     redis: Option<String>,
     #[cfg(feature = "redis")]
     presence_ttl: Duration,
+    #[cfg(feature = "redis")]
+    histories: Vec<(String, crate::History)>,
 }
 
 impl Builder {
@@ -101,6 +103,8 @@ impl Builder {
             redis: None,
             #[cfg(feature = "redis")]
             presence_ttl: DEFAULT_PRESENCE_TTL,
+            #[cfg(feature = "redis")]
+            histories: Vec::new(),
         }
     }
 
@@ -327,6 +331,30 @@ impl Builder {
         self
     }
 
+    /// With a Redis backplane: the topics whose names start with `prefix` keep `history`
+    /// (a Redis stream per topic), so that a connection that comes back, to any node, can
+    /// get what it missed with
+    /// [`Connection::subscribe_since`](crate::Connection::subscribe_since). Their messages
+    /// reach every subscriber through Redis, those of this node too, so that all see them
+    /// in the history's order. A topic takes the first history whose prefix it matches;
+    /// `""` matches all.
+    ///
+    /// ```
+    /// # use ws_server::{History, Server};
+    /// let builder = Server::builder()
+    ///     .registered_routes()
+    ///     .redis_backplane("redis://127.0.0.1:6379")
+    ///     .topic_history("room:", History::new(500));
+    /// # let _ = builder;
+    /// ```
+    ///
+    /// Binding fails (`InvalidInput`) without [`redis_backplane`](Builder::redis_backplane).
+    #[cfg(feature = "redis")]
+    pub fn topic_history(mut self, prefix: impl Into<String>, history: crate::History) -> Builder {
+        self.histories.push((prefix.into(), history));
+        self
+    }
+
     /// The handle of the server this builder will bind; usable before it binds (it sees no
     /// connections until then).
     pub fn handle(&self) -> ServerHandle {
@@ -371,6 +399,13 @@ impl Builder {
         if self.routes.is_empty() {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, NO_RESOURCES));
         }
+        #[cfg(feature = "redis")]
+        if !self.histories.is_empty() && self.redis.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "`topic_history` keeps the history in Redis: it needs `redis_backplane`",
+            ));
+        }
         let router = Router::new(self.routes, self.defaults)?;
         self.hub.registry.set_routes(router.members());
         #[cfg(feature = "redis")]
@@ -391,6 +426,8 @@ impl Builder {
             state: self.state,
             shutdown_timeout: self.shutdown_timeout,
             shutdown_mode: self.shutdown_mode,
+            #[cfg(feature = "redis")]
+            histories: self.histories,
         });
         let resources = Resources {
             router,

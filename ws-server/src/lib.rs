@@ -94,6 +94,8 @@ mod builder;
 mod config;
 mod error;
 mod handler;
+#[cfg(feature = "redis")]
+mod history;
 mod hub;
 mod in_use;
 mod lock;
@@ -121,6 +123,8 @@ pub use config::{
 };
 pub use error::SendError;
 pub use handler::{Handler, Resource};
+#[cfg(feature = "redis")]
+pub use history::{History, InvalidOffset, Offset, Recovery};
 pub use http;
 pub use hub::{ClusterConnection, ConnId, Connection, Delivery, NodeId, Request, ServerHandle};
 pub use message::{Message, Text};

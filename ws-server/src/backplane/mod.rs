@@ -9,10 +9,16 @@
 mod presence;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "redis")]
+mod streams;
 mod wire;
 
 #[cfg(feature = "redis")]
 pub(crate) use self::redis::RedisBackplane;
+#[cfg(feature = "redis")]
+pub(crate) use streams::Span;
+#[cfg(feature = "redis")]
+pub(crate) use wire::Recorded;
 pub(crate) use wire::{Command, Order, Record, Scope};
 
 use std::{future::Future, io, pin::Pin, sync::Arc};
@@ -42,6 +48,12 @@ pub(crate) trait Inbound: Send + Sync + 'static {
 
     /// Every name a local connection holds a claim on, with its holder.
     fn claims(&self) -> Vec<(String, u64)>;
+
+    /// Delivers `message` of `topic`, a topic with history, to its local subscribers
+    /// (and to the connections catching up on it), without waiting; returns how many
+    /// missed it.
+    #[cfg(feature = "redis")]
+    fn deliver_recorded(&self, topic: &str, recorded: Recorded, message: Message) -> usize;
 }
 
 /// Where broadcasts and publishes go beyond this process.
@@ -78,6 +90,35 @@ pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
 
     /// Gives up `conn`'s claim on `name`, if it holds it, without waiting.
     fn release(&self, name: &str, conn: u64);
+
+    /// Adds `message` to `topic`'s history and sends it to every node, this one
+    /// included, with its offset; not to local connection `except`.
+    #[cfg(feature = "redis")]
+    fn append<'a>(
+        &'a self,
+        topic: &'a str,
+        history: &'a crate::History,
+        message: &'a Message,
+        except: Option<u64>,
+    ) -> BoxFuture<'a, io::Result<crate::Offset>>;
+
+    /// Waits until this node receives what is published on `topic` (which must have a
+    /// local subscriber or a connection catching up on it).
+    #[cfg(feature = "redis")]
+    fn following<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, io::Result<()>>;
+
+    /// `topic`'s history from `from` on, at most `count` entries (none without `from`),
+    /// with its epoch and last entry, read for local connection `conn`; afterwards the
+    /// [`Inbound`] gets the order [`Command::CaughtUp`] for `conn`, after every message
+    /// of `topic` that the reading saw.
+    #[cfg(feature = "redis")]
+    fn range<'a>(
+        &'a self,
+        topic: &'a str,
+        from: Option<crate::history::StreamId>,
+        count: usize,
+        conn: u64,
+    ) -> BoxFuture<'a, io::Result<Span>>;
 }
 
 /// What a backplane has done, for monitoring.

@@ -14,21 +14,22 @@ use std::{
 use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::{
-    Client,
+    AsyncConnectionConfig, Client,
     aio::{MultiplexedConnection, PubSubSink},
 };
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
 use super::{
-    Backplane, BackplaneStats, BoxFuture, Inbound, Order, Record, Scope,
+    Backplane, BackplaneStats, BoxFuture, Command, Inbound, Order, Record, Scope,
     presence::{self, Presence},
+    streams::{self, Span},
     wire::Envelope,
 };
-use crate::{Message, metrics::BackplaneMetrics};
+use crate::{Message, history::StreamId, metrics::BackplaneMetrics};
 
 /// Every channel name starts with this.
-const PREFIX: &str = "ws-server:";
+pub(super) const PREFIX: &str = "ws-server:";
 /// Messages waiting to be published; beyond this, publishes are dropped (and counted)
 /// rather than making senders wait.
 const QUEUE: usize = 8192;
@@ -36,6 +37,15 @@ const QUEUE: usize = 8192;
 const BATCH: usize = 256;
 /// The longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How long a command waits for Redis's answer. The redis crate's default (half a
+/// second) is short enough for a loaded machine to reach, and a command that timed out
+/// may still have been carried out.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long [`Backplane::following`] waits for the subscription, at most.
+const FOLLOW_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The channels the subscription connection is subscribed to now (none while it is down).
+type Following = Arc<HashSet<String>>;
 
 /// A Redis pub/sub backplane.
 #[derive(Debug)]
@@ -45,6 +55,7 @@ pub(crate) struct RedisBackplane {
     /// subscriptions in line with the hub's topics. A mark, not a queue of changes, so
     /// subscription churn costs no memory while Redis is slow or away.
     topics_changed: watch::Sender<()>,
+    following: watch::Receiver<Following>,
     counters: Arc<Counters>,
     origin: u64,
     presence: Arc<Presence>,
@@ -78,6 +89,7 @@ impl RedisBackplane {
         let counters = Arc::new(Counters::new());
         let (publish, queue) = mpsc::channel(QUEUE);
         let (topics_changed, changes) = watch::channel(());
+        let (following_tx, following) = watch::channel(Following::default());
         let mut channels = vec![Scope::All.channel(PREFIX), node_channel(origin)];
         channels.extend(paths.iter().map(|path| Scope::Path(path).channel(PREFIX)));
         let presence = Arc::new(Presence::new(origin, presence_ttl));
@@ -93,12 +105,14 @@ impl RedisBackplane {
             origin,
             channels,
             changes,
+            following_tx,
             counters.clone(),
         ));
         info!(url, "Redis backplane started");
         Ok(RedisBackplane {
             publish,
             topics_changed,
+            following,
             counters,
             origin,
             presence,
@@ -119,7 +133,8 @@ impl RedisBackplane {
     }
 
     /// Runs `query` on the commands connection. One that fails on a connection made
-    /// earlier (Redis may have restarted since) is tried once more on a new one.
+    /// earlier (Redis may have restarted since) is tried once more on a new one; not one
+    /// that timed out, which Redis may have carried out.
     fn query<'a, T: Send + 'a>(
         &'a self,
         query: impl Fn(MultiplexedConnection) -> BoxFuture<'a, redis::RedisResult<T>> + Send + Sync + 'a,
@@ -129,7 +144,9 @@ impl RedisBackplane {
             loop {
                 match query(self.connection(fresh).await?).await {
                     Ok(value) => return Ok(value),
-                    Err(error) if fresh => return Err(io::Error::other(error)),
+                    Err(error) if fresh || error.is_timeout() => {
+                        return Err(io::Error::other(error));
+                    }
                     Err(_) => fresh = true,
                 }
             }
@@ -191,6 +208,68 @@ impl Backplane for RedisBackplane {
     fn release(&self, name: &str, conn: u64) {
         self.presence.released(name, conn);
     }
+
+    fn append<'a>(
+        &'a self,
+        topic: &'a str,
+        history: &'a crate::History,
+        message: &'a Message,
+        except: Option<u64>,
+    ) -> BoxFuture<'a, io::Result<crate::Offset>> {
+        let (head, stored) = Envelope::recorded_parts(self.origin, except, message);
+        Box::pin(async move {
+            let appended = self
+                .query(|mut redis| {
+                    let (head, stored) = (&head, &stored);
+                    Box::pin(async move {
+                        streams::append(&mut redis, topic, history, head, stored).await
+                    })
+                })
+                .await;
+            match &appended {
+                Ok(_) => self.counters.published(1),
+                Err(_) => self.counters.dropped(1),
+            }
+            appended
+        })
+    }
+
+    fn following<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, io::Result<()>> {
+        let channel = Scope::Topic(topic).channel(PREFIX);
+        let mut following = self.following.clone();
+        Box::pin(async move {
+            let subscribed = following.wait_for(|channels| channels.contains(&channel));
+            match tokio::time::timeout(FOLLOW_TIMEOUT, subscribed).await {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(_)) => Err(io::Error::other("the backplane has stopped")),
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "Redis did not confirm the subscription",
+                )),
+            }
+        })
+    }
+
+    fn range<'a>(
+        &'a self,
+        topic: &'a str,
+        from: Option<StreamId>,
+        count: usize,
+        conn: u64,
+    ) -> BoxFuture<'a, io::Result<Span>> {
+        let channel = node_channel(self.origin);
+        let command = Command::CaughtUp(topic.to_owned());
+        let marker = Order { conn, command }.encode();
+        Box::pin(async move {
+            let (channel, marker) = (&channel, &marker);
+            self.query(move |mut redis| {
+                Box::pin(async move {
+                    streams::range(&mut redis, topic, from, count, (channel, marker)).await
+                })
+            })
+            .await
+        })
+    }
 }
 
 /// Publishes what is queued, in order, pipelining what has piled up.
@@ -231,9 +310,12 @@ async fn publisher(
 }
 
 pub(super) async fn connect(client: &Client) -> Option<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(RESPONSE_TIMEOUT));
     match tokio::time::timeout(
-        Duration::from_secs(1),
-        client.get_multiplexed_async_connection(),
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection_with_config(&config),
     )
     .await
     {
@@ -255,6 +337,7 @@ async fn subscriber(
     origin: u64,
     base: Vec<String>,
     mut changes: watch::Receiver<()>,
+    following: watch::Sender<Following>,
     counters: Arc<Counters>,
 ) {
     let orders = node_channel(origin);
@@ -288,6 +371,7 @@ async fn subscriber(
             backoff = (backoff * 2).min(MAX_BACKOFF);
             continue;
         }
+        following.send_replace(Arc::new(topics.clone()));
         counters.set_connected(true);
         backoff = Duration::from_millis(50);
         info!(
@@ -314,10 +398,15 @@ async fn subscriber(
                         debug!(channel, "ignoring a malformed backplane message");
                         continue;
                     };
-                    if envelope.origin == origin {
-                        continue;
-                    }
-                    let missed = hub.deliver(scope, envelope.message);
+                    let missed = match (scope, envelope.recorded) {
+                        (Scope::Topic(topic), Some(mut recorded)) => {
+                            // Conn ids are per node: `except` is one of ours only if we sent it.
+                            recorded.except = recorded.except.filter(|_| envelope.origin == origin);
+                            hub.deliver_recorded(topic, recorded, envelope.message)
+                        }
+                        _ if envelope.origin == origin => continue,
+                        _ => hub.deliver(scope, envelope.message),
+                    };
                     counters.received(1);
                     if missed > 0 {
                         debug!(missed, "connections missed a message from another node");
@@ -330,9 +419,11 @@ async fn subscriber(
                     if follow_topics(&mut sink, &hub, &mut topics).await.is_err() {
                         break;
                     }
+                    following.send_replace(Arc::new(topics.clone()));
                 }
             }
         }
+        following.send_replace(Following::default());
         counters.set_connected(false);
         warn!("Redis backplane disconnected; reconnecting");
     }

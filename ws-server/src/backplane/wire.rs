@@ -45,12 +45,28 @@ const TEXT: u8 = 0;
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 const BINARY: u8 = 1;
 
+#[cfg(feature = "redis")]
+const RECORDED: u8 = 3;
+
 /// A message with the process it came from: 8 bytes of origin, 1 byte of kind, payload.
+/// A message of a topic with history has kind [`RECORDED`] and, before its own kind, the
+/// connection it is not for (0: none) and its offset: 8 bytes, then the offset's length
+/// (1 byte) and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 pub(crate) struct Envelope {
     pub(crate) origin: u64,
     pub(crate) message: Message,
+    #[cfg(feature = "redis")]
+    pub(crate) recorded: Option<Recorded>,
+}
+
+/// Where a message of a topic with history is in it, and whom it skips.
+#[cfg(feature = "redis")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    pub(crate) offset: crate::Offset,
+    pub(crate) except: Option<u64>,
 }
 
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
@@ -59,11 +75,32 @@ impl Envelope {
         let payload = message.payload();
         let mut out = BytesMut::with_capacity(9 + payload.len());
         out.put_u64(origin);
-        out.put_u8(match message {
-            Message::Text(_) => TEXT,
-            Message::Binary(_) => BINARY,
-        });
+        out.put_u8(kind_of(message));
         out.extend_from_slice(payload);
+        out.freeze()
+    }
+
+    /// A recorded message's envelope but for its offset, which Redis assigns: what comes
+    /// before the offset, and after it (the stored message: kind and payload).
+    #[cfg(feature = "redis")]
+    pub(crate) fn recorded_parts(
+        origin: u64,
+        except: Option<u64>,
+        message: &Message,
+    ) -> (Bytes, Bytes) {
+        let mut head = BytesMut::with_capacity(17);
+        head.put_u64(origin);
+        head.put_u8(RECORDED);
+        head.put_u64(except.unwrap_or(0));
+        (head.freeze(), Self::stored(message))
+    }
+
+    /// A message as a topic's history stores it: 1 byte of kind, payload.
+    #[cfg(feature = "redis")]
+    pub(crate) fn stored(message: &Message) -> Bytes {
+        let mut out = BytesMut::with_capacity(1 + message.payload().len());
+        out.put_u8(kind_of(message));
+        out.extend_from_slice(message.payload());
         out.freeze()
     }
 
@@ -73,14 +110,59 @@ impl Envelope {
             return None;
         }
         let origin = u64::from_be_bytes(data[..8].try_into().ok()?);
-        let kind = data[8];
-        let payload = data.split_off(9);
-        let message = match kind {
-            TEXT => Message::Text(Text::try_from(payload).ok()?),
-            BINARY => Message::Binary(payload),
-            _ => return None,
-        };
-        Some(Envelope { origin, message })
+        #[cfg(feature = "redis")]
+        if data[8] == RECORDED {
+            return Self::decode_recorded(origin, data.split_off(9));
+        }
+        let message = message_of(data.split_off(8))?;
+        Some(Envelope {
+            origin,
+            message,
+            #[cfg(feature = "redis")]
+            recorded: None,
+        })
+    }
+
+    #[cfg(feature = "redis")]
+    fn decode_recorded(origin: u64, mut data: Bytes) -> Option<Envelope> {
+        if data.len() < 9 {
+            return None;
+        }
+        let except = u64::from_be_bytes(data[..8].try_into().ok()?);
+        let len = usize::from(data[8]);
+        let rest = data.split_off(9);
+        let offset = std::str::from_utf8(rest.get(..len)?).ok()?.parse().ok()?;
+        Some(Envelope {
+            origin,
+            message: message_of(rest.slice(len..))?,
+            recorded: Some(Recorded {
+                offset,
+                except: (except != 0).then_some(except),
+            }),
+        })
+    }
+}
+
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+fn kind_of(message: &Message) -> u8 {
+    match message {
+        Message::Text(_) => TEXT,
+        Message::Binary(_) => BINARY,
+    }
+}
+
+/// A message from its kind byte and payload; `None` for another kind, or text that is
+/// not UTF-8.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn message_of(mut data: Bytes) -> Option<Message> {
+    if data.is_empty() {
+        return None;
+    }
+    let payload = data.split_off(1);
+    match data[0] {
+        TEXT => Some(Message::Text(Text::try_from(payload).ok()?)),
+        BINARY => Some(Message::Binary(payload)),
+        _ => None,
     }
 }
 
@@ -90,10 +172,15 @@ impl Envelope {
 pub(crate) enum Command {
     Send(Message),
     Close(CloseCode, String),
+    /// Sent by a node to itself after reading a topic's history for the connection: once
+    /// it comes back, every message the reading saw has come back too.
+    CaughtUp(String),
 }
 
 #[cfg_attr(not(feature = "redis"), allow(dead_code))]
 const CLOSE: u8 = 2;
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+const CAUGHT_UP: u8 = 4;
 
 /// A [`Command`] for connection `conn` of the node it is sent to: 8 bytes of connection
 /// id, 1 byte of kind, then the message, or the close code (2 bytes) and reason.
@@ -111,16 +198,17 @@ impl Order {
         out.put_u64(self.conn);
         match &self.command {
             Command::Send(message) => {
-                out.put_u8(match message {
-                    Message::Text(_) => TEXT,
-                    Message::Binary(_) => BINARY,
-                });
+                out.put_u8(kind_of(message));
                 out.extend_from_slice(message.payload());
             }
             Command::Close(code, reason) => {
                 out.put_u8(CLOSE);
                 out.put_u16(code.as_u16());
                 out.extend_from_slice(reason.as_bytes());
+            }
+            Command::CaughtUp(topic) => {
+                out.put_u8(CAUGHT_UP);
+                out.extend_from_slice(topic.as_bytes());
             }
         }
         out.freeze()
@@ -132,18 +220,19 @@ impl Order {
             return None;
         }
         let conn = u64::from_be_bytes(data[..8].try_into().ok()?);
-        let kind = data[8];
-        let payload = data.split_off(9);
-        let command = match kind {
-            TEXT => Command::Send(Message::Text(Text::try_from(payload).ok()?)),
-            BINARY => Command::Send(Message::Binary(payload)),
-            CLOSE if payload.len() >= 2 => {
-                let code = CloseCode::new(u16::from_be_bytes([payload[0], payload[1]]));
-                let reason = std::str::from_utf8(&payload[2..]).ok()?.to_owned();
-                Command::Close(code, reason)
-            }
-            _ => return None,
-        };
+        let rest = data.split_off(8);
+        if rest[0] == CAUGHT_UP {
+            let topic = std::str::from_utf8(&rest[1..]).ok()?.to_owned();
+            let command = Command::CaughtUp(topic);
+            return Some(Order { conn, command });
+        }
+        if rest[0] != CLOSE {
+            let command = Command::Send(message_of(rest)?);
+            return Some(Order { conn, command });
+        }
+        let code = u16::from_be_bytes([*rest.get(1)?, *rest.get(2)?]);
+        let reason = std::str::from_utf8(&rest[3..]).ok()?.to_owned();
+        let command = Command::Close(CloseCode::new(code), reason);
         Some(Order { conn, command })
     }
 }
@@ -193,7 +282,9 @@ mod tests {
                 Envelope::decode(encoded),
                 Some(Envelope {
                     origin: 42,
-                    message
+                    message,
+                    #[cfg(feature = "redis")]
+                    recorded: None,
                 })
             );
         }
@@ -203,12 +294,43 @@ mod tests {
         assert_eq!(Envelope::decode(Bytes::from(bad_text)), None);
     }
 
+    #[cfg(feature = "redis")]
+    #[test]
+    fn recorded_envelopes_carry_their_offset_and_whom_they_skip() {
+        let offset: crate::Offset = "00000000000000ff:1700000000000-7".parse().unwrap();
+        for (except, message) in [
+            (None, Message::from("héllo")),
+            (Some(9), Message::Binary(Bytes::from_static(&[0, 255]))),
+        ] {
+            // Put together as the history's script does.
+            let (head, stored) = Envelope::recorded_parts(42, except, &message);
+            let text = offset.to_string();
+            let mut data = head.to_vec();
+            data.push(u8::try_from(text.len()).unwrap());
+            data.extend_from_slice(text.as_bytes());
+            data.extend_from_slice(&stored);
+            let recorded = Some(Recorded { offset, except });
+            assert_eq!(
+                Envelope::decode(Bytes::from(data.clone())),
+                Some(Envelope {
+                    origin: 42,
+                    message,
+                    recorded,
+                })
+            );
+            data[17] += 1; // an offset length past the end
+            data.truncate(18 + text.len() - 1);
+            assert_eq!(Envelope::decode(Bytes::from(data)), None);
+        }
+    }
+
     #[test]
     fn orders_round_trip_sends_and_closes_exactly() {
         for command in [
             Command::Send(Message::from("héllo")),
             Command::Send(Message::Binary(Bytes::from_static(&[0, 255]))),
             Command::Close(CloseCode::new(4001), "gone".to_owned()),
+            Command::CaughtUp("room:1".to_owned()),
         ] {
             let order = Order { conn: 7, command };
             assert_eq!(Order::decode(order.encode()), Some(order));

@@ -224,6 +224,12 @@ impl Hub {
     /// the queue full is dropped (as a broadcast's would be), so that one slow connection
     /// cannot hold up the orders for the others.
     pub(crate) fn execute_order(&self, order: Order) {
+        if let Command::CaughtUp(topic) = &order.command {
+            #[cfg(feature = "redis")]
+            self.caught_up(ConnId::new(order.conn), topic);
+            let _ = topic;
+            return;
+        }
         let Some(conn) = self.find(ConnId::new(order.conn)) else {
             debug!(conn = order.conn, "order for a connection that has ended");
             return;
@@ -231,6 +237,7 @@ impl Hub {
         let result = match order.command {
             Command::Send(message) => conn.try_send(message),
             Command::Close(code, reason) => conn.close(code, &reason),
+            Command::CaughtUp(_) => Ok(()),
         };
         if let Err(error) = result {
             debug!(conn = order.conn, %error, "order not carried out");

@@ -391,6 +391,50 @@ impl Connection {
         self.server().hub().subscribe(self, topic)
     }
 
+    /// Subscribes this connection to `topic`, a topic with
+    /// [history](crate::Builder::topic_history), sending first what was published after
+    /// `since` (the offset of the last message the client saw, from before it reconnected,
+    /// to this node or another). Then it receives every later message once, in order, as
+    /// a subscriber does. Without `since`, or if what followed it is gone, it only
+    /// subscribes, and [`Recovery`](crate::Recovery) says from which offset on, for the
+    /// app to resync the client up to there.
+    ///
+    /// ```
+    /// use ws_server::{Connection, Handler, Offset, Recovery, ws_resource};
+    ///
+    /// #[ws_resource("/news")]
+    /// #[derive(Default)]
+    /// struct News;
+    ///
+    /// impl Handler for News {
+    ///     async fn on_open(&mut self, conn: &Connection) {
+    ///         // The page reconnects to `/news?since=<offset of the last message it saw>`.
+    ///         let since: Option<Offset> = conn.query("since").and_then(|s| s.parse().ok());
+    ///         match conn.subscribe_since("news", since.as_ref()).await {
+    ///             Ok(Recovery::Recovered { .. }) => {}
+    ///             Ok(_) => { let _ = conn.send_text("resync").await; }
+    ///             Err(error) => tracing::warn!(%error, "news unavailable"),
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// `InvalidInput` if `topic` has no history, `AlreadyExists` if this connection
+    /// subscribes to it already; otherwise, Redis could not be reached or did not answer
+    /// (then it is not subscribed).
+    #[cfg(feature = "redis")]
+    pub async fn subscribe_since(
+        &self,
+        topic: &str,
+        since: Option<&crate::Offset>,
+    ) -> std::io::Result<crate::Recovery> {
+        self.server()
+            .hub()
+            .subscribe_since(self, topic, since)
+            .await
+    }
+
     /// Unsubscribes this connection from `topic`; returns `false` if it was not subscribed.
     pub fn unsubscribe(&self, topic: &str) -> bool {
         self.server().hub().unsubscribe(self.id(), topic)

@@ -21,6 +21,8 @@ pub struct Delivery {
     dropped: usize,
     slow: usize,
     closed: usize,
+    #[cfg(feature = "redis")]
+    offset: Option<crate::Offset>,
 }
 
 impl Delivery {
@@ -49,6 +51,23 @@ impl Delivery {
     /// Connections the message did not reach, for whatever reason.
     pub fn missed(&self) -> usize {
         self.dropped + self.slow + self.closed
+    }
+
+    /// On a topic with [history](crate::Builder::topic_history), where the message is in
+    /// it (`None` if it could not be recorded, and then nobody received it). Its
+    /// subscribers, local ones included, receive it through Redis, so the counts above
+    /// stay at zero.
+    #[cfg(feature = "redis")]
+    pub fn offset(&self) -> Option<crate::Offset> {
+        self.offset
+    }
+
+    #[cfg(feature = "redis")]
+    pub(super) fn recorded(offset: crate::Offset) -> Delivery {
+        Delivery {
+            offset: Some(offset),
+            ..Delivery::default()
+        }
     }
 
     pub(super) fn count(&mut self, outcome: Result<(), SendError>) {

@@ -10,6 +10,8 @@ use std::{
 use tracing::debug;
 
 use super::{ConnId, Connection, Delivery, Hub, cluster};
+#[cfg(feature = "redis")]
+use crate::backplane::Recorded;
 use crate::{
     Message, SendError,
     backplane::{Inbound, Order, Record, Scope},
@@ -18,7 +20,7 @@ use crate::{
 };
 
 /// Messages from other nodes that one connection waits for room for, at most.
-const MAX_BACKLOG: usize = 1024;
+pub(super) const MAX_BACKLOG: usize = 1024;
 
 /// Per connection whose queue was full under the wait policy: the messages from other
 /// nodes that came since, in order. A task per backlog pushes them as room comes, and
@@ -73,29 +75,49 @@ impl Backlogs {
     }
 }
 
+impl Hub {
+    /// Queues `out` to `conn` without waiting, behind what `conn` already waits for:
+    /// a full queue under the wait policy starts a backlog.
+    pub(super) fn push_in_order(
+        &self,
+        conn: &Connection,
+        out: &Arc<Outgoing>,
+    ) -> Result<(), SendError> {
+        if let Some(outcome) = self.backlogs.join(conn.id(), out) {
+            return outcome;
+        }
+        match conn.outbox().try_push(&**out) {
+            Err(SendError::Full) => {
+                debug!(conn = %conn.id(), "queue full: messages from other nodes wait in a backlog");
+                self.backlogs.start(conn.clone(), out.clone());
+                Ok(())
+            }
+            outcome => outcome,
+        }
+    }
+}
+
 impl Inbound for Hub {
     fn deliver(&self, scope: Scope<'_>, message: Message) -> usize {
         let out = Arc::new(Outgoing::new(message));
         let mut delivery = Delivery::default();
         for conn in self.recipients(scope, None) {
-            let outcome = match self.backlogs.join(conn.id(), &out) {
-                Some(outcome) => outcome,
-                None => match conn.outbox().try_push(&*out) {
-                    Err(SendError::Full) => {
-                        debug!(conn = %conn.id(), "queue full: messages from other nodes wait in a backlog");
-                        self.backlogs.start(conn, out.clone());
-                        Ok(())
-                    }
-                    outcome => outcome,
-                },
-            };
-            delivery.count(outcome);
+            delivery.count(self.push_in_order(&conn, &out));
         }
         delivery.missed()
     }
 
+    #[cfg(feature = "redis")]
+    fn deliver_recorded(&self, topic: &str, recorded: Recorded, message: Message) -> usize {
+        self.deliver_recorded_here(topic, recorded, message)
+    }
+
     fn topics(&self) -> Vec<Arc<str>> {
-        self.topics.names()
+        #[allow(unused_mut)]
+        let mut topics = self.topics.names();
+        #[cfg(feature = "redis")]
+        topics.extend(self.catch_up_topics());
+        topics
     }
 
     fn execute(&self, order: Order) {

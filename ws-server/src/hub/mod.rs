@@ -7,6 +7,8 @@ mod cluster;
 mod connection;
 mod fanout;
 mod handle;
+#[cfg(feature = "redis")]
+mod history;
 mod inbound;
 mod members;
 mod request;
@@ -50,6 +52,9 @@ pub(crate) struct Bound {
     pub(crate) state: StateMap,
     pub(crate) shutdown_timeout: Duration,
     pub(crate) shutdown_mode: ShutdownMode,
+    /// Topic prefixes with the history their topics keep.
+    #[cfg(feature = "redis")]
+    pub(crate) histories: Vec<(String, crate::History)>,
 }
 
 #[derive(Debug)]
@@ -65,6 +70,8 @@ pub(crate) struct Hub {
     origin: u64,
     claims: cluster::Claims,
     backlogs: inbound::Backlogs,
+    #[cfg(feature = "redis")]
+    catch_ups: std::sync::Mutex<history::CatchUps>,
 }
 
 impl Hub {
@@ -79,6 +86,8 @@ impl Hub {
             origin: std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8),
             claims: cluster::Claims::default(),
             backlogs: inbound::Backlogs::default(),
+            #[cfg(feature = "redis")]
+            catch_ups: std::sync::Mutex::default(),
         }
     }
 
@@ -104,6 +113,12 @@ impl Hub {
         message: Message,
         except: Option<ConnId>,
     ) -> Delivery {
+        #[cfg(feature = "redis")]
+        if let Scope::Topic(topic) = scope
+            && let Some(history) = self.history_of(topic)
+        {
+            return self.record(topic, history, message, except).await;
+        }
         if let Some(backplane) = self.backplane.get() {
             backplane.publish(scope, &message);
         }
@@ -178,9 +193,14 @@ impl Hub {
     /// The backplane follows the set of topics with local subscribers: it reads the set
     /// afresh after every change, so concurrent changes cannot leave it behind.
     fn topics_changed(&self, change: Change) {
-        if change == Change::Topic
-            && let Some(backplane) = self.backplane.get()
-        {
+        if change == Change::Topic {
+            self.follow_topics();
+        }
+    }
+
+    /// Tells the backplane to bring its subscriptions in line with the topics.
+    fn follow_topics(&self) {
+        if let Some(backplane) = self.backplane.get() {
             backplane.topics_changed();
         }
     }
