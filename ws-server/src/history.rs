@@ -174,11 +174,10 @@ impl std::error::Error for InvalidOffset {}
 /// # async fn demo(conn: &Connection, since: Option<Offset>) -> std::io::Result<()> {
 /// match conn.subscribe_since("news", since.as_ref()).await? {
 ///     Recovery::Recovered { missed } => tracing::debug!(missed, "caught up"),
-///     Recovery::Subscribed { latest }
-///     | Recovery::Trimmed { latest }
-///     | Recovery::Reset { latest } => {
-///         // Send the client the state as of `latest` (from the app's own store).
-///         let _ = latest;
+///     other => {
+///         // Trimmed, reset, or a new client: send the client the state as of
+///         // `other.latest()` (from the app's own store).
+///         let _ = other.latest();
 ///     }
 /// }
 /// # Ok(()) }
@@ -212,4 +211,18 @@ pub enum Recovery {
         /// The history's last message when it subscribed.
         latest: Option<Offset>,
     },
+}
+
+impl Recovery {
+    /// Where the connection's messages start, for the app to resync the client up to
+    /// there: the history's last message when it subscribed (for
+    /// [`Recovered`](Recovery::Recovered): `None`, as nothing needs resyncing).
+    pub fn latest(&self) -> Option<Offset> {
+        match self {
+            Recovery::Recovered { .. } => None,
+            Recovery::Subscribed { latest }
+            | Recovery::Trimmed { latest }
+            | Recovery::Reset { latest } => *latest,
+        }
+    }
 }
