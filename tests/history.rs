@@ -33,6 +33,16 @@ impl Handler for Short {
     }
 }
 
+#[ws_resource("/brief")]
+#[derive(Default)]
+struct Brief;
+
+impl Handler for Brief {
+    async fn on_open(&mut self, conn: &Connection) {
+        subscribe(conn, "brief:news").await;
+    }
+}
+
 async fn subscribe(conn: &Connection, topic: &str) {
     let since: Option<Offset> = conn.query("since").map(|s| s.parse().expect("an offset"));
     let recovery = conn.subscribe_since(topic, since.as_ref()).await;
@@ -52,8 +62,15 @@ async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
         Server::builder()
             .route::<News>()
             .route::<Short>()
+            .route::<Brief>()
             .redis_backplane(redis.url())
             .topic_history("short:", History::new(3).format(with_offset))
+            .topic_history(
+                "brief:",
+                History::new(100)
+                    .max_age(Duration::from_secs(1))
+                    .format(with_offset),
+            )
             .topic_history("", History::new(1000).format(with_offset)),
     )
     .await;
@@ -205,6 +222,50 @@ async fn a_client_whose_messages_were_trimmed_or_reset_is_told_it_cannot_recover
     assert_eq!(
         text(&mut recovered).await,
         "recovery: Ok(Recovered { missed: 0 })"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_older_than_the_age_bound_leave_the_history() {
+    let redis = Redis::start().await;
+    let (addr, server) = node(&redis).await;
+    let old = publish(&server, "brief:news", "old".to_owned()).await;
+    let kept = publish(&server, "brief:news", "kept".to_owned()).await;
+    let mut early = connect(addr, &format!("/brief?since={old}")).await;
+    assert_eq!(parse(&text(&mut early).await), (kept, "kept"));
+    assert_eq!(
+        text(&mut early).await,
+        "recovery: Ok(Recovered { missed: 1 })"
+    );
+
+    // Messages keep coming, every 300 ms, for 1.5 s: the history stays, its first two
+    // messages age out of it.
+    let mut new = kept;
+    for i in 0..5 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        new = publish(&server, "brief:news", format!("tick {i}")).await;
+    }
+    let len: i64 = redis
+        .query(redis::cmd("XLEN").arg("ws-server:history:brief:news"))
+        .await
+        .expect("XLEN");
+    assert!(
+        len <= 4,
+        "{len} messages kept: only those under a second old"
+    );
+    let mut late = connect(addr, &format!("/brief?since={kept}")).await;
+    assert_eq!(
+        text(&mut late).await,
+        format!("recovery: Ok(Trimmed {{ latest: Some({new:?}) }})")
+    );
+
+    // No message for longer than the age bound: the history is gone, a new epoch begins.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let renewed = publish(&server, "brief:news", "after a pause".to_owned()).await;
+    let mut after_pause = connect(addr, &format!("/brief?since={new}")).await;
+    assert_eq!(
+        text(&mut after_pause).await,
+        format!("recovery: Ok(Reset {{ latest: Some({renewed:?}) }})")
     );
 }
 
