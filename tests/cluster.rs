@@ -20,8 +20,11 @@ use ws_server::{
 };
 
 use support::{
-    Client, STEP, connect, example::Example, expect_close, next, redis_server::Redis, round_trip,
-    start_with_handle,
+    Client, STEP, connect,
+    example::Example,
+    expect_close, next,
+    redis_server::{Redis, start_connected},
+    round_trip, start_with_handle,
 };
 
 /// `claim:NAME` answers `claimed:true` or `claimed:false`; `release:NAME` answers
@@ -58,7 +61,7 @@ impl Handler for Patient {}
 const TTL: Duration = Duration::from_secs(1);
 
 async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
-    let (addr, server) = start_with_handle(
+    start_connected(
         Server::builder()
             .route::<Room>()
             .route::<Lobby>()
@@ -66,14 +69,7 @@ async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
             .redis_backplane(redis.url())
             .presence_ttl(TTL),
     )
-    .await;
-    support::eventually("backplane connected", || {
-        server
-            .backplane_stats()
-            .is_some_and(|stats| stats.connected)
-    })
-    .await;
-    (addr, server)
+    .await
 }
 
 /// Polls `server`'s cluster listing at `path` until `done` holds; returns it.

@@ -9,7 +9,10 @@ use std::{net::SocketAddr, time::Duration};
 
 use ws_server::{Connection, Handler, History, Message, Offset, Server, ServerHandle, ws_resource};
 
-use support::{Client, STEP, connect, next, redis_server::Redis, start_with_handle};
+use support::{
+    Client, STEP, connect, next,
+    redis_server::{Redis, start_connected},
+};
 
 /// Subscribes to topic `news` (or `short:news` at `/short`) from the offset in the
 /// query's `since`, then sends `recovery: <what subscribe_since said>`.
@@ -58,7 +61,7 @@ fn with_offset(offset: &Offset, message: Message) -> Message {
 }
 
 async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
-    let (addr, server) = start_with_handle(
+    start_connected(
         Server::builder()
             .route::<News>()
             .route::<Short>()
@@ -73,14 +76,7 @@ async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
             )
             .topic_history("", History::new(1000).format(with_offset)),
     )
-    .await;
-    support::eventually("backplane connected", || {
-        server
-            .backplane_stats()
-            .is_some_and(|stats| stats.connected)
-    })
-    .await;
-    (addr, server)
+    .await
 }
 
 async fn text(client: &mut Client) -> String {

@@ -15,7 +15,9 @@ use tokio_tungstenite::tungstenite::Message;
 use ws_server::{Connection, Handler, Server, ServerHandle, Text, ws_resource};
 
 use support::{
-    Client, STEP, connect, eventually, next, redis_server::Redis, round_trip, start_with_handle,
+    Client, STEP, connect, eventually, next,
+    redis_server::{Redis, start_connected},
+    round_trip,
 };
 
 /// `sub:T` subscribes (and answers), `pub:T:X` publishes X to T, `all:X` broadcasts X to
@@ -45,19 +47,12 @@ impl Handler for Room {
 }
 
 async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
-    let (addr, server) = start_with_handle(
+    start_connected(
         Server::builder()
             .route::<Room>()
             .redis_backplane(redis.url()),
     )
-    .await;
-    let connected = || {
-        server
-            .backplane_stats()
-            .is_some_and(|stats| stats.connected)
-    };
-    eventually("backplane connected", connected).await;
-    (addr, server)
+    .await
 }
 
 async fn text(client: &mut Client) -> String {
@@ -263,16 +258,8 @@ async fn two_chat_servers_on_one_redis_are_one_room() {
             .fallback(room::page())
             .redis_backplane(redis.url())
     };
-    let (addr_a, server_a) = start_with_handle(chat()).await;
-    let (addr_b, server_b) = start_with_handle(chat()).await;
-    for server in [&server_a, &server_b] {
-        eventually("backplane connected", || {
-            server
-                .backplane_stats()
-                .is_some_and(|stats| stats.connected)
-        })
-        .await;
-    }
+    let (addr_a, _) = start_connected(chat()).await;
+    let (addr_b, server_b) = start_connected(chat()).await;
     redis.wait_for_subscribers("ws-server:path:/chat", 2).await;
     let mut alice = connect(addr_a, "/chat?name=alice").await;
     assert!(text(&mut alice).await.starts_with("Welcome, alice"));

@@ -94,3 +94,18 @@ impl Redis {
         let _ = self.process.kill().await;
     }
 }
+
+/// Starts `builder`, which has a Redis backplane, and waits until the backplane is
+/// connected.
+pub(crate) async fn start_connected(
+    builder: ws_server::Builder,
+) -> (std::net::SocketAddr, ws_server::ServerHandle) {
+    let (addr, server) = super::start_with_handle(builder).await;
+    super::eventually("backplane connected", || {
+        server
+            .backplane_stats()
+            .is_some_and(|stats| stats.connected)
+    })
+    .await;
+    (addr, server)
+}
