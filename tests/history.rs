@@ -52,6 +52,17 @@ async fn subscribe(conn: &Connection, topic: &str) {
     let _ = conn.send_text(format!("recovery: {recovery:?}")).await;
 }
 
+/// A small queue, and senders wait for room.
+#[ws_resource("/patient", slow_consumer = "wait", max_queue = 4096)]
+#[derive(Default)]
+struct Patient;
+
+impl Handler for Patient {
+    async fn on_open(&mut self, conn: &Connection) {
+        subscribe(conn, "long:news").await;
+    }
+}
+
 /// Clients receive `<offset> <text>`.
 fn with_offset(offset: &Offset, message: Message) -> Message {
     match message {
@@ -66,8 +77,10 @@ async fn node(redis: &Redis) -> (SocketAddr, ServerHandle) {
             .route::<News>()
             .route::<Short>()
             .route::<Brief>()
+            .route::<Patient>()
             .redis_backplane(redis.url())
             .topic_history("short:", History::new(3).format(with_offset))
+            .topic_history("long:", History::new(5000).format(with_offset))
             .topic_history(
                 "brief:",
                 History::new(100)
@@ -218,6 +231,27 @@ async fn a_client_whose_messages_were_trimmed_or_reset_is_told_it_cannot_recover
     assert_eq!(
         text(&mut recovered).await,
         "recovery: Ok(Recovered { missed: 0 })"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recovery_far_larger_than_the_queue_waits_for_room_under_the_wait_policy() {
+    let redis = Redis::start().await;
+    let (addr, server) = node(&redis).await;
+    let first = publish(&server, "long:news", "m0".to_owned()).await;
+    // 3,000 messages of about 40 bytes: 30 times what the queue holds, and more than
+    // what messages from other nodes may wait for.
+    for i in 1..=3000 {
+        publish(&server, "long:news", format!("m{i}")).await;
+    }
+    let mut client = connect(addr, &format!("/patient?since={first}")).await;
+    for i in 1..=3000 {
+        let received = text(&mut client).await;
+        assert_eq!(parse(&received).1, format!("m{i}"));
+    }
+    assert_eq!(
+        text(&mut client).await,
+        "recovery: Ok(Recovered { missed: 3000 })"
     );
 }
 

@@ -40,12 +40,13 @@ pub(super) struct CatchUp {
 /// Which of the reading and the marker are in.
 enum Stage {
     Waiting,
-    /// The marker came back before the reading's answer.
+    /// The marker came back before the connection was sent what it missed.
     Marked,
-    /// The reading is in: finish when the marker comes back, and tell `done`.
-    Read {
-        span: Span,
-        since: Option<Offset>,
+    /// The connection was sent what it missed, up to `after`: it joins when the marker
+    /// comes back, and `done` is told.
+    Sent {
+        after: Option<Offset>,
+        recovery: Recovery,
         done: oneshot::Sender<Recovery>,
     },
 }
@@ -119,27 +120,35 @@ impl Hub {
         let span = backplane
             .range(topic, from, count, conn.id().as_u64())
             .await?;
+        let (recovery, after) = outcome(&span, since);
+        if let (Recovery::Recovered { missed }, Some(since)) = (recovery, since) {
+            // Waits for room as the connection's policy says: a recovery is a burst, and
+            // the messages held meanwhile wait behind it.
+            for (id, message) in &span.entries[span.entries.len() - missed..] {
+                let offset = Offset { id: *id, ..*since };
+                let out = Outgoing::new(history.present(&offset, message.clone()));
+                let _ = conn.outbox().push(&out).await;
+            }
+        }
         let done = {
             let mut catch_ups = lock(&self.catch_ups);
             let Some(catch_up) = find(&mut catch_ups, topic, conn.id()) else {
                 return Err(io::Error::other("catching up was cut short"));
             };
-            match catch_up.stage {
-                Stage::Marked => {
-                    let (recovery, change) =
-                        self.finish(&mut catch_ups, topic, conn.id(), span, since);
-                    drop(catch_ups);
-                    self.topics_changed(change);
-                    catching_up.finished = true;
-                    return Ok(recovery);
-                }
-                _ => {
-                    let (done, answer) = oneshot::channel();
-                    let since = since.copied();
-                    catch_up.stage = Stage::Read { span, since, done };
-                    answer
-                }
+            if let Stage::Marked = catch_up.stage {
+                let change = self.join(&mut catch_ups, topic, conn.id(), after.as_ref());
+                drop(catch_ups);
+                self.topics_changed(change);
+                catching_up.finished = true;
+                return Ok(recovery);
             }
+            let (done, answer) = oneshot::channel();
+            catch_up.stage = Stage::Sent {
+                after,
+                recovery,
+                done,
+            };
+            answer
         };
         match tokio::time::timeout(CATCH_UP_TIMEOUT, done).await {
             Ok(Ok(recovery)) => {
@@ -161,9 +170,12 @@ impl Hub {
             return;
         };
         match std::mem::replace(&mut catch_up.stage, Stage::Marked) {
-            Stage::Read { span, since, done } => {
-                let (recovery, change) =
-                    self.finish(&mut catch_ups, topic, conn, span, since.as_ref());
+            Stage::Sent {
+                after,
+                recovery,
+                done,
+            } => {
+                let change = self.join(&mut catch_ups, topic, conn, after.as_ref());
                 drop(catch_ups);
                 self.topics_changed(change);
                 let _ = done.send(recovery);
@@ -172,54 +184,25 @@ impl Hub {
         }
     }
 
-    /// Sends `conn` what the history has after `since` and what was held since, and
-    /// makes it a subscriber of `topic`.
-    fn finish(
+    /// Sends `conn` what was held for it after `after`, and makes it a subscriber of
+    /// `topic`.
+    fn join(
         &self,
         catch_ups: &mut CatchUps,
         topic: &str,
         conn: ConnId,
-        span: Span,
-        since: Option<&Offset>,
-    ) -> (Recovery, Change) {
+        after: Option<&Offset>,
+    ) -> Change {
         let Some(CatchUp { conn, held, .. }) = take(catch_ups, topic, conn) else {
-            return (Recovery::Subscribed { latest: None }, Change::None);
-        };
-        let latest = span
-            .epoch
-            .zip(span.last)
-            .map(|(epoch, id)| Offset { epoch, id });
-        let (recovery, after) = match since {
-            None => (Recovery::Subscribed { latest }, latest),
-            Some(since) if span.epoch != Some(since.epoch) => (Recovery::Reset { latest }, latest),
-            Some(since) if span.entries.first().map(|(id, _)| *id) != Some(since.id) => {
-                (Recovery::Trimmed { latest }, latest)
-            }
-            Some(since) => {
-                let missed = &span.entries[1..];
-                let history = self.history_of(topic);
-                let mut after = *since;
-                for (id, message) in missed {
-                    after.id = *id;
-                    let message = match history {
-                        Some(history) => history.present(&after, message.clone()),
-                        None => message.clone(),
-                    };
-                    let _ = self.push_in_order(&conn, &Arc::new(Outgoing::new(message)));
-                }
-                let recovery = Recovery::Recovered {
-                    missed: missed.len(),
-                };
-                (recovery, Some(after))
-            }
+            return Change::None;
         };
         for (offset, out) in held {
-            if is_after(&offset, after.as_ref()) {
+            if is_after(&offset, after) {
                 let _ = self.push_in_order(&conn, &out);
             }
         }
-        debug!(conn = %conn.id(), topic, ?recovery, "subscribed from the history");
-        (recovery, self.topics.subscribe(&conn, topic))
+        debug!(conn = %conn.id(), topic, "subscribed from the history");
+        self.topics.subscribe(&conn, topic)
     }
 
     /// Delivers a message of a topic with history to its subscribers, holding it for
@@ -326,6 +309,30 @@ impl Drop for CatchingUp<'_> {
     }
 }
 
+/// What reading `span` from `since` gives: the answer, and the offset after which the
+/// held messages are new.
+fn outcome(span: &Span, since: Option<&Offset>) -> (Recovery, Option<Offset>) {
+    let latest = span
+        .epoch
+        .zip(span.last)
+        .map(|(epoch, id)| Offset { epoch, id });
+    match since {
+        None => (Recovery::Subscribed { latest }, latest),
+        Some(since) if span.epoch != Some(since.epoch) => (Recovery::Reset { latest }, latest),
+        Some(since) if span.entries.first().map(|(id, _)| *id) != Some(since.id) => {
+            (Recovery::Trimmed { latest }, latest)
+        }
+        Some(since) => {
+            let missed = span.entries.len() - 1;
+            let after = span
+                .entries
+                .last()
+                .map(|(id, _)| Offset { id: *id, ..*since });
+            (Recovery::Recovered { missed }, after)
+        }
+    }
+}
+
 /// Whether a held message comes after what was sent or is known (`after`): one of
 /// another epoch is newer than the history read.
 fn is_after(offset: &Offset, after: Option<&Offset>) -> bool {
@@ -342,6 +349,50 @@ mod tests {
             epoch,
             id: StreamId { ms, seq },
         }
+    }
+
+    fn span(epoch: Option<u64>, ids: &[u64]) -> Span {
+        let id = |ms| StreamId { ms, seq: 0 };
+        Span {
+            epoch,
+            last: ids.last().map(|ms| id(*ms)),
+            entries: ids.iter().map(|ms| (id(*ms), Message::from("m"))).collect(),
+        }
+    }
+
+    #[test]
+    fn reading_the_history_says_what_was_missed_or_why_it_cannot_be_recovered() {
+        let since = offset(7, 10, 0);
+        let both = |recovery, after| (recovery, after);
+        assert_eq!(
+            outcome(&span(Some(7), &[10, 11, 12]), Some(&since)),
+            both(Recovery::Recovered { missed: 2 }, Some(offset(7, 12, 0)))
+        );
+        assert_eq!(
+            outcome(&span(Some(7), &[10]), Some(&since)),
+            both(Recovery::Recovered { missed: 0 }, Some(since))
+        );
+        let latest = Some(offset(7, 12, 0));
+        assert_eq!(
+            outcome(&span(Some(7), &[11, 12]), Some(&since)),
+            both(Recovery::Trimmed { latest }, latest)
+        );
+        let latest = Some(offset(8, 12, 0));
+        assert_eq!(
+            outcome(&span(Some(8), &[10, 12]), Some(&since)),
+            both(Recovery::Reset { latest }, latest)
+        );
+        assert_eq!(
+            outcome(&span(None, &[]), Some(&since)),
+            both(Recovery::Reset { latest: None }, None)
+        );
+        let mut newest = span(Some(7), &[]);
+        newest.last = Some(StreamId { ms: 12, seq: 0 });
+        let latest = Some(offset(7, 12, 0));
+        assert_eq!(
+            outcome(&newest, None),
+            both(Recovery::Subscribed { latest }, latest)
+        );
     }
 
     #[test]
