@@ -191,6 +191,43 @@ async fn a_client_reconnecting_to_another_node_gets_exactly_what_it_missed_while
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_redis_delivers_from_the_history_what_its_subscribers_missed() {
+    let redis = Redis::start().await;
+    let (addr_a, a) = node(&redis).await;
+    let (_, b) = node(&redis).await;
+    let mut client = connect(addr_a, "/news").await;
+    assert_eq!(
+        text(&mut client).await,
+        "recovery: Ok(Subscribed { latest: None })"
+    );
+    publish(&b, "news", "m1".to_owned()).await;
+    assert_eq!(parse(&text(&mut client).await).1, "m1");
+
+    // Every subscription connection is cut: A hears nothing until it has reconnected,
+    // while B goes on publishing (its commands connection is not a subscription).
+    let _: redis::Value = redis
+        .query(redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub"))
+        .await
+        .expect("CLIENT KILL");
+    for i in 2..=200 {
+        publish(&b, "news", format!("m{i}")).await;
+        if i % 20 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    for i in 2..=200 {
+        assert_eq!(parse(&text(&mut client).await).1, format!("m{i}"));
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), next(&mut client))
+            .await
+            .is_err(),
+        "nothing twice"
+    );
+    drop(a);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_whose_messages_were_trimmed_or_reset_is_told_it_cannot_recover() {
     let redis = Redis::start().await;
     let (addr, server) = node(&redis).await;

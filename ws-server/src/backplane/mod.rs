@@ -54,6 +54,15 @@ pub(crate) trait Inbound: Send + Sync + 'static {
     /// missed it.
     #[cfg(feature = "redis")]
     fn deliver_recorded(&self, topic: &str, recorded: Recorded, message: Message) -> usize;
+
+    /// For each topic with history that this node follows: the last message it delivered,
+    /// and how many messages the history keeps.
+    #[cfg(feature = "redis")]
+    fn positions(&self) -> Vec<(Arc<str>, crate::Offset, usize)>;
+
+    /// This node no longer follows `topic`: forget where it was.
+    #[cfg(feature = "redis")]
+    fn stopped_following(&self, topic: &str);
 }
 
 /// Where broadcasts and publishes go beyond this process.

@@ -264,7 +264,8 @@ impl Backplane for RedisBackplane {
             let (channel, marker) = (&channel, &marker);
             self.query(move |mut redis| {
                 Box::pin(async move {
-                    streams::range(&mut redis, topic, from, count, (channel, marker)).await
+                    let marker = Some((channel.as_str(), marker));
+                    streams::range(&mut redis, topic, from, count, marker).await
                 })
             })
             .await
@@ -371,6 +372,9 @@ async fn subscriber(
             backoff = (backoff * 2).min(MAX_BACKOFF);
             continue;
         }
+        if let Some(hub) = hub.upgrade() {
+            resume_histories(&client, &*hub, &topics).await;
+        }
         following.send_replace(Arc::new(topics.clone()));
         counters.set_connected(true);
         backoff = Duration::from_millis(50);
@@ -429,6 +433,51 @@ async fn subscriber(
     }
 }
 
+/// After reconnecting (and subscribing again): delivers, from each topic's history, what
+/// was published while this node was away, from the last message it had delivered; what
+/// then comes through the subscription again is skipped by the hub.
+async fn resume_histories(client: &Client, hub: &dyn Inbound, subscribed: &HashSet<String>) {
+    let positions = hub.positions();
+    if positions.is_empty() {
+        return;
+    }
+    let Some(mut redis) = connect(client).await else {
+        warn!("Redis unreachable: what topics with history published meanwhile is lost here");
+        return;
+    };
+    for (topic, last, max_len) in positions {
+        if !subscribed.contains(&Scope::Topic(&topic).channel(PREFIX)) {
+            hub.stopped_following(&topic);
+            continue;
+        }
+        let span = streams::range(&mut redis, &topic, Some(last.id), max_len + 1, None).await;
+        match span {
+            Ok(span)
+                if span.epoch == Some(last.epoch)
+                    && span.entries.first().map(|(id, _)| *id) == Some(last.id) =>
+            {
+                let missed = span.entries.len() - 1;
+                for (id, message) in span.entries.into_iter().skip(1) {
+                    let offset = crate::Offset { id, ..last };
+                    let recorded = super::Recorded {
+                        offset,
+                        except: None,
+                    };
+                    hub.deliver_recorded(&topic, recorded, message);
+                }
+                if missed > 0 {
+                    info!(%topic, missed, "delivered from the history what was published while Redis was away");
+                }
+            }
+            Ok(_) => warn!(
+                %topic,
+                "what was published while Redis was away is no longer in the history: subscribers here missed it"
+            ),
+            Err(error) => warn!(%error, %topic, "reading the history after reconnecting failed"),
+        }
+    }
+}
+
 /// Brings the topic channels subscribed (`subscribed`) in line with the hub's topics that
 /// have local subscribers now.
 async fn follow_topics(
@@ -446,6 +495,13 @@ async fn follow_topics(
     let new: Vec<_> = wanted.difference(subscribed).cloned().collect();
     if !gone.is_empty() {
         sink.unsubscribe(&gone).await?;
+        if let Some(hub) = hub.upgrade() {
+            for channel in &gone {
+                if let Some(Scope::Topic(topic)) = Scope::of_channel(channel, PREFIX) {
+                    hub.stopped_following(topic);
+                }
+            }
+        }
     }
     if !new.is_empty() {
         sink.subscribe(&new).await?;

@@ -35,8 +35,9 @@ return offset
 ";
 
 /// The epoch, the last entry, and (if ARGV[1] is an id) the entries from that id on, at
-/// most ARGV[2]; then publishes marker ARGV[4] to channel ARGV[3], which reaches the
-/// reading node after every message of the topic that it read. KEYS: stream, epoch.
+/// most ARGV[2]; then, if ARGV[3] is a channel, publishes marker ARGV[4] there, which
+/// reaches the reading node after every message of the topic that it read. KEYS: stream,
+/// epoch.
 const RANGE: &str = r"
 local epoch = redis.call('GET', KEYS[2]) or ''
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -44,7 +45,9 @@ local entries = {}
 if ARGV[1] ~= '' then
   entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
 end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+if ARGV[3] ~= '' then
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
 return {epoch, last, entries}
 ";
 
@@ -95,14 +98,18 @@ pub(crate) struct Span {
 }
 
 /// `topic`'s history from `from` on (at most `count` entries), or only its epoch and
-/// last entry; then `marker` goes to `channel`.
+/// last entry; then `marker` goes to its channel.
 pub(super) async fn range(
     redis: &mut MultiplexedConnection,
     topic: &str,
     from: Option<StreamId>,
     count: usize,
-    (channel, marker): (&str, &Bytes),
+    marker: Option<(&str, &Bytes)>,
 ) -> redis::RedisResult<Span> {
+    let (channel, marker): (&str, &[u8]) = match marker {
+        Some((channel, marker)) => (channel, marker),
+        None => ("", b""),
+    };
     let [stream, epoch] = keys(topic);
     let reply: Value = redis::cmd("EVAL")
         .arg(RANGE)
@@ -112,7 +119,7 @@ pub(super) async fn range(
         .arg(from.map(|id| id.to_string()).unwrap_or_default())
         .arg(count)
         .arg(channel)
-        .arg(&marker[..])
+        .arg(marker)
         .query_async(redis)
         .await?;
     parse_span(reply).ok_or_else(|| invalid("history range"))

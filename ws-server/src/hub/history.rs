@@ -213,6 +213,9 @@ impl Hub {
         recorded: Recorded,
         message: Message,
     ) -> usize {
+        if !self.advance(topic, recorded.offset) {
+            return 0;
+        }
         let message = match self.history_of(topic) {
             Some(history) => history.present(&recorded.offset, message),
             None => message,
@@ -239,6 +242,35 @@ impl Hub {
             delivery.count(self.push_in_order(conn, &out));
         }
         missed + delivery.missed()
+    }
+
+    /// Notes that this node delivers `offset` of `topic`; `false` if it delivered it
+    /// already (read from the history after Redis came back, then received again).
+    fn advance(&self, topic: &str, offset: Offset) -> bool {
+        let mut positions = lock(&self.positions);
+        match positions.get_mut(topic) {
+            Some(last) if last.epoch == offset.epoch && offset.id <= last.id => false,
+            Some(last) => {
+                *last = offset;
+                true
+            }
+            None => {
+                positions.insert(topic.into(), offset);
+                true
+            }
+        }
+    }
+
+    /// For each topic with history this node follows: the last message it delivered, and
+    /// how many messages the history keeps.
+    pub(super) fn history_positions(&self) -> Vec<(Arc<str>, Offset, usize)> {
+        lock(&self.positions)
+            .iter()
+            .map(|(topic, last)| {
+                let max_len = self.history_of(topic).map_or(0, |history| history.max_len);
+                (topic.clone(), *last, max_len)
+            })
+            .collect()
     }
 
     /// Topics that connections are catching up on.

@@ -112,6 +112,16 @@ impl Inbound for Hub {
         self.deliver_recorded_here(topic, recorded, message)
     }
 
+    #[cfg(feature = "redis")]
+    fn positions(&self) -> Vec<(Arc<str>, crate::Offset, usize)> {
+        self.history_positions()
+    }
+
+    #[cfg(feature = "redis")]
+    fn stopped_following(&self, topic: &str) {
+        lock(&self.positions).remove(topic);
+    }
+
     fn topics(&self) -> Vec<Arc<str>> {
         #[allow(unused_mut)]
         let mut topics = self.topics.names();

@@ -72,6 +72,9 @@ pub(crate) struct Hub {
     backlogs: inbound::Backlogs,
     #[cfg(feature = "redis")]
     catch_ups: std::sync::Mutex<history::CatchUps>,
+    /// For each topic with history this node follows, the last message it delivered.
+    #[cfg(feature = "redis")]
+    positions: std::sync::Mutex<std::collections::HashMap<std::sync::Arc<str>, crate::Offset>>,
 }
 
 impl Hub {
@@ -88,6 +91,8 @@ impl Hub {
             backlogs: inbound::Backlogs::default(),
             #[cfg(feature = "redis")]
             catch_ups: std::sync::Mutex::default(),
+            #[cfg(feature = "redis")]
+            positions: std::sync::Mutex::default(),
         }
     }
 
