@@ -40,6 +40,11 @@
 //!   broadcasts (encoding once), publishes to topics, and shuts down gracefully.
 //! - permessage-deflate ([`Compression`]) is negotiated with clients that offer it.
 //! - A [`Heartbeat`] pings peers and closes those that stop answering.
+//! - With the `redis` feature, several servers act as one
+//!   (`Builder::redis_backplane`): broadcasts and publishes reach every node, every node
+//!   lists and reaches every connection (`ClusterConnection`), names can be claimed
+//!   cluster-wide, and topics can keep a history (`Builder::topic_history`) from which a
+//!   reconnecting client gets what it missed (`Connection::subscribe_since`).
 //!
 //! # Limits
 //!
