@@ -17,7 +17,7 @@ use support::{
     deflate::{deflate, inflate},
     events,
     h2::{H2Client, H2Socket},
-    masked, read_frame, start, start_with_handle, unique_tag, wait_for,
+    masked, next, read_frame, start, start_with_handle, unique_tag, wait_for,
 };
 
 echo_resource!(Echo, "/echo", max_message = 100_000);
@@ -45,20 +45,6 @@ fn builder() -> ws_server::Builder {
         .route::<Echo>()
         .route::<Recorder>()
         .route::<Flood>()
-}
-
-/// The next text or binary message, skipping pings and pongs.
-async fn next(socket: &mut H2Socket) -> Message {
-    loop {
-        let message = tokio::time::timeout(STEP, socket.next())
-            .await
-            .expect("a message in time")
-            .expect("the stream stays open")
-            .expect("a message");
-        if !matches!(message, Message::Ping(_) | Message::Pong(_)) {
-            return message;
-        }
-    }
 }
 
 async fn close_of(socket: &mut H2Socket) -> (u16, String) {
@@ -243,7 +229,7 @@ async fn switched_off_the_protocol_is_not_advertised_and_http1_still_upgrades() 
     );
     let mut socket = connect(addr, "/echo").await;
     socket.send(Message::text("over 1.1")).await.expect("send");
-    assert_eq!(support::next(&mut socket).await, Message::text("over 1.1"));
+    assert_eq!(next(&mut socket).await, Message::text("over 1.1"));
 }
 
 #[tokio::test]

@@ -78,8 +78,12 @@ pub(crate) async fn connect(addr: SocketAddr, path: &str) -> Client {
     client
 }
 
-/// The next data or close message, skipping pings and pongs.
-pub(crate) async fn next(client: &mut Client) -> Message {
+/// The next data or close message, skipping pings and pongs, over any transport (TCP, an
+/// HTTP/2 stream).
+pub(crate) async fn next<S>(client: &mut WebSocketStream<S>) -> Message
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     loop {
         let message = tokio::time::timeout(STEP, client.next())
             .await
