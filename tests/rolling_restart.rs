@@ -11,7 +11,9 @@ use tokio::{net::TcpStream, time::Instant};
 use tokio_tungstenite::tungstenite::Message;
 use ws_server::{Server, ShutdownMode};
 
-use support::{Client, Recorder, STEP, connect, events, example::Example, unique_tag, wait_for};
+use support::{
+    Client, Recorder, STEP, connect, events, example::Example, start_running, unique_tag, wait_for,
+};
 
 const CLIENTS: usize = 200;
 const WINDOW: Duration = Duration::from_secs(2);
@@ -67,14 +69,7 @@ async fn echo_until_closed(mut client: Client, began: Instant) -> Seen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_closes_with_1012_spread_evenly_over_the_window_and_serves_the_rest() {
-    let server = Server::builder()
-        .route::<Recorder>()
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = server.local_addr().expect("addr");
-    let handle = server.handle();
-    let running = tokio::spawn(server.run());
+    let (addr, handle, running) = start_running(Server::builder().route::<Recorder>()).await;
     let tags: Vec<String> = (0..CLIENTS).map(|_| unique_tag()).collect();
     let mut clients = Vec::new();
     for tag in &tags {

@@ -9,8 +9,8 @@ use tokio::{net::TcpStream, sync::oneshot};
 use ws_server::{CloseCode, Connection, Handler, Rejection, Request, Server, Text, ws_resource};
 
 use support::{
-    Recorder, STEP, connect, events, expect_close, raw_upgrade, record, round_trip, unique_tag,
-    wait_for,
+    Recorder, STEP, connect, events, expect_close, raw_upgrade, record, round_trip, start_running,
+    unique_tag, wait_for,
 };
 
 /// Never finishes handling a message.
@@ -45,13 +45,7 @@ fn builder(close_timeout: Duration) -> ws_server::Builder {
 
 #[tokio::test]
 async fn shutdown_closes_every_connection_with_1001_and_runs_on_close_once() {
-    let server = builder(Duration::from_millis(300))
-        .bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = server.local_addr().expect("addr");
-    let handle = server.handle();
-    let running = tokio::spawn(server.run());
+    let (addr, handle, running) = start_running(builder(Duration::from_millis(300))).await;
     let tags: Vec<String> = (0..3).map(|_| unique_tag()).collect();
     let mut clients = Vec::new();
     for tag in &tags {

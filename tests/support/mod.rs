@@ -48,11 +48,23 @@ pub(crate) async fn start(builder: Builder) -> SocketAddr {
 
 /// Like [`start`], and returns the server's handle too.
 pub(crate) async fn start_with_handle(builder: Builder) -> (SocketAddr, ServerHandle) {
+    let (addr, handle, _running) = start_running(builder).await;
+    (addr, handle)
+}
+
+/// Like [`start_with_handle`], and returns the server's task too, which ends when the
+/// server has shut down.
+pub(crate) async fn start_running(
+    builder: Builder,
+) -> (
+    SocketAddr,
+    ServerHandle,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
     let server = builder.bind("127.0.0.1:0").await.expect("bind");
     let addr = server.local_addr().expect("local addr");
     let handle = server.handle();
-    tokio::spawn(server.run());
-    (addr, handle)
+    (addr, handle, tokio::spawn(server.run()))
 }
 
 /// Waits until `done` holds, polling.
