@@ -226,3 +226,96 @@ impl Recovery {
         }
     }
 }
+
+/// What a topic's history holds from some id on.
+#[derive(Debug, Default)]
+pub(crate) struct Span {
+    /// The history's epoch; `None` if it has none (never written, or expired).
+    pub(crate) epoch: Option<u64>,
+    /// Its last entry's id.
+    pub(crate) last: Option<StreamId>,
+    /// The entries from the id asked for on (that one included, if it is still there).
+    pub(crate) entries: Vec<(StreamId, Message)>,
+}
+
+impl Span {
+    /// What this reading gives a connection that saw up to `since`: the answer, and the
+    /// offset after which newer messages are new to it.
+    pub(crate) fn outcome(&self, since: Option<&Offset>) -> (Recovery, Option<Offset>) {
+        let latest = self
+            .epoch
+            .zip(self.last)
+            .map(|(epoch, id)| Offset { epoch, id });
+        match since {
+            None => (Recovery::Subscribed { latest }, latest),
+            Some(since) if self.epoch != Some(since.epoch) => (Recovery::Reset { latest }, latest),
+            Some(since) if self.entries.first().map(|(id, _)| *id) != Some(since.id) => {
+                (Recovery::Trimmed { latest }, latest)
+            }
+            Some(since) => {
+                let missed = self.entries.len() - 1;
+                let after = self
+                    .entries
+                    .last()
+                    .map(|(id, _)| Offset { id: *id, ..*since });
+                (Recovery::Recovered { missed }, after)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offset(epoch: u64, ms: u64, seq: u64) -> Offset {
+        Offset {
+            epoch,
+            id: StreamId { ms, seq },
+        }
+    }
+
+    fn span(epoch: Option<u64>, ids: &[u64]) -> Span {
+        let id = |ms| StreamId { ms, seq: 0 };
+        Span {
+            epoch,
+            last: ids.last().map(|ms| id(*ms)),
+            entries: ids.iter().map(|ms| (id(*ms), Message::from("m"))).collect(),
+        }
+    }
+
+    #[test]
+    fn reading_the_history_says_what_was_missed_or_why_it_cannot_be_recovered() {
+        let since = offset(7, 10, 0);
+        let both = |recovery, after| (recovery, after);
+        assert_eq!(
+            span(Some(7), &[10, 11, 12]).outcome(Some(&since)),
+            both(Recovery::Recovered { missed: 2 }, Some(offset(7, 12, 0)))
+        );
+        assert_eq!(
+            span(Some(7), &[10]).outcome(Some(&since)),
+            both(Recovery::Recovered { missed: 0 }, Some(since))
+        );
+        let latest = Some(offset(7, 12, 0));
+        assert_eq!(
+            span(Some(7), &[11, 12]).outcome(Some(&since)),
+            both(Recovery::Trimmed { latest }, latest)
+        );
+        let latest = Some(offset(8, 12, 0));
+        assert_eq!(
+            span(Some(8), &[10, 12]).outcome(Some(&since)),
+            both(Recovery::Reset { latest }, latest)
+        );
+        assert_eq!(
+            span(None, &[]).outcome(Some(&since)),
+            both(Recovery::Reset { latest: None }, None)
+        );
+        let mut newest = span(Some(7), &[]);
+        newest.last = Some(StreamId { ms: 12, seq: 0 });
+        let latest = Some(offset(7, 12, 0));
+        assert_eq!(
+            newest.outcome(None),
+            both(Recovery::Subscribed { latest }, latest)
+        );
+    }
+}

@@ -16,8 +16,6 @@ mod wire;
 #[cfg(feature = "redis")]
 pub(crate) use self::redis::RedisBackplane;
 #[cfg(feature = "redis")]
-pub(crate) use streams::Span;
-#[cfg(feature = "redis")]
 pub(crate) use wire::Recorded;
 pub(crate) use wire::{Command, Order, Record, Scope};
 
@@ -127,7 +125,7 @@ pub(crate) trait Backplane: Send + Sync + std::fmt::Debug {
         from: Option<crate::history::StreamId>,
         count: usize,
         conn: u64,
-    ) -> BoxFuture<'a, io::Result<Span>>;
+    ) -> BoxFuture<'a, io::Result<crate::history::Span>>;
 }
 
 /// What a backplane has done, for monitoring.

@@ -23,10 +23,14 @@ use tracing::{debug, info, warn};
 use super::{
     Backplane, BackplaneStats, BoxFuture, Command, Inbound, Order, Record, Scope,
     presence::{self, Presence},
-    streams::{self, Span},
+    streams,
     wire::Envelope,
 };
-use crate::{Message, history::StreamId, metrics::BackplaneMetrics};
+use crate::{
+    Message, Recovery,
+    history::{Span, StreamId},
+    metrics::BackplaneMetrics,
+};
 
 /// Every channel name starts with this.
 pub(super) const PREFIX: &str = "ws-server:";
@@ -451,12 +455,8 @@ async fn resume_histories(client: &Client, hub: &dyn Inbound, subscribed: &HashS
             continue;
         }
         let span = streams::range(&mut redis, &topic, Some(last.id), max_len + 1, None).await;
-        match span {
-            Ok(span)
-                if span.epoch == Some(last.epoch)
-                    && span.entries.first().map(|(id, _)| *id) == Some(last.id) =>
-            {
-                let missed = span.entries.len() - 1;
+        match span.map(|span| (span.outcome(Some(&last)).0, span)) {
+            Ok((Recovery::Recovered { missed }, span)) => {
                 for (id, message) in span.entries.into_iter().skip(1) {
                     let offset = crate::Offset { id, ..last };
                     let recorded = super::Recorded {

@@ -11,7 +11,7 @@ use redis::{Value, aio::MultiplexedConnection};
 use super::{Scope, redis::PREFIX, wire::message_of};
 use crate::{
     History, Message,
-    history::{Offset, StreamId},
+    history::{Offset, Span, StreamId},
 };
 
 /// Adds a message, trims by length and age, renews the expiry, and publishes it with its
@@ -84,17 +84,6 @@ pub(super) async fn append(
         .query_async(redis)
         .await?;
     offset.parse().map_err(|_| invalid("offset"))
-}
-
-/// What a topic's history holds from some id on.
-#[derive(Debug, Default)]
-pub(crate) struct Span {
-    /// The history's epoch; `None` if it has none (never written, or expired).
-    pub(crate) epoch: Option<u64>,
-    /// Its last entry's id.
-    pub(crate) last: Option<StreamId>,
-    /// The entries from the id asked for on (that one included, if it is still there).
-    pub(crate) entries: Vec<(StreamId, Message)>,
 }
 
 /// `topic`'s history from `from` on (at most `count` entries), or only its epoch and

@@ -19,7 +19,7 @@ use tracing::debug;
 use super::{ConnId, Connection, Delivery, Hub, inbound::MAX_BACKLOG, topics::Change};
 use crate::{
     History, Message, Offset, Recovery,
-    backplane::{Recorded, Scope, Span},
+    backplane::{Recorded, Scope},
     lock::lock,
     outbox::Outgoing,
 };
@@ -120,7 +120,7 @@ impl Hub {
         let span = backplane
             .range(topic, from, count, conn.id().as_u64())
             .await?;
-        let (recovery, after) = outcome(&span, since);
+        let (recovery, after) = span.outcome(since);
         if let (Recovery::Recovered { missed }, Some(since)) = (recovery, since) {
             // Waits for room as the connection's policy says: a recovery is a burst, and
             // the messages held meanwhile wait behind it.
@@ -341,30 +341,6 @@ impl Drop for CatchingUp<'_> {
     }
 }
 
-/// What reading `span` from `since` gives: the answer, and the offset after which the
-/// held messages are new.
-fn outcome(span: &Span, since: Option<&Offset>) -> (Recovery, Option<Offset>) {
-    let latest = span
-        .epoch
-        .zip(span.last)
-        .map(|(epoch, id)| Offset { epoch, id });
-    match since {
-        None => (Recovery::Subscribed { latest }, latest),
-        Some(since) if span.epoch != Some(since.epoch) => (Recovery::Reset { latest }, latest),
-        Some(since) if span.entries.first().map(|(id, _)| *id) != Some(since.id) => {
-            (Recovery::Trimmed { latest }, latest)
-        }
-        Some(since) => {
-            let missed = span.entries.len() - 1;
-            let after = span
-                .entries
-                .last()
-                .map(|(id, _)| Offset { id: *id, ..*since });
-            (Recovery::Recovered { missed }, after)
-        }
-    }
-}
-
 /// Whether a held message comes after what was sent or is known (`after`): one of
 /// another epoch is newer than the history read.
 fn is_after(offset: &Offset, after: Option<&Offset>) -> bool {
@@ -381,50 +357,6 @@ mod tests {
             epoch,
             id: StreamId { ms, seq },
         }
-    }
-
-    fn span(epoch: Option<u64>, ids: &[u64]) -> Span {
-        let id = |ms| StreamId { ms, seq: 0 };
-        Span {
-            epoch,
-            last: ids.last().map(|ms| id(*ms)),
-            entries: ids.iter().map(|ms| (id(*ms), Message::from("m"))).collect(),
-        }
-    }
-
-    #[test]
-    fn reading_the_history_says_what_was_missed_or_why_it_cannot_be_recovered() {
-        let since = offset(7, 10, 0);
-        let both = |recovery, after| (recovery, after);
-        assert_eq!(
-            outcome(&span(Some(7), &[10, 11, 12]), Some(&since)),
-            both(Recovery::Recovered { missed: 2 }, Some(offset(7, 12, 0)))
-        );
-        assert_eq!(
-            outcome(&span(Some(7), &[10]), Some(&since)),
-            both(Recovery::Recovered { missed: 0 }, Some(since))
-        );
-        let latest = Some(offset(7, 12, 0));
-        assert_eq!(
-            outcome(&span(Some(7), &[11, 12]), Some(&since)),
-            both(Recovery::Trimmed { latest }, latest)
-        );
-        let latest = Some(offset(8, 12, 0));
-        assert_eq!(
-            outcome(&span(Some(8), &[10, 12]), Some(&since)),
-            both(Recovery::Reset { latest }, latest)
-        );
-        assert_eq!(
-            outcome(&span(None, &[]), Some(&since)),
-            both(Recovery::Reset { latest: None }, None)
-        );
-        let mut newest = span(Some(7), &[]);
-        newest.last = Some(StreamId { ms: 12, seq: 0 });
-        let latest = Some(offset(7, 12, 0));
-        assert_eq!(
-            outcome(&newest, None),
-            both(Recovery::Subscribed { latest }, latest)
-        );
     }
 
     #[test]
