@@ -1,5 +1,9 @@
 //! A connection's queue of outgoing frames, shared by its handles and its task: bounded in
 //! bytes, with the resource's slow-consumer policy.
+//!
+//! The task is generic over the handler, so it is compiled in the user's crate: the small
+//! methods it calls on every step are `#[inline]`, which they need to be inlined across
+//! crates.
 
 mod outgoing;
 mod send;
@@ -146,10 +150,12 @@ impl Outbox {
     }
 
     /// The connection's series.
+    #[inline]
     pub(crate) fn metrics(&self) -> &ConnectionMetrics {
         &self.metrics
     }
 
+    #[inline]
     pub(super) fn deflate(&self) -> Option<&SendDeflate> {
         self.deflate.as_ref()
     }
@@ -158,6 +164,7 @@ impl Outbox {
         crate::lock::lock(&self.state)
     }
 
+    #[inline]
     fn has(&self, flag: u8) -> bool {
         self.flags.load(Ordering::Acquire) & flag != 0
     }
@@ -170,6 +177,7 @@ impl Outbox {
     }
 
     /// Queues a message if it fits; otherwise applies the slow-consumer policy.
+    #[inline]
     pub(super) fn offer(&self, frame: OutFrame) -> Offer {
         self.offer_counted(frame, true)
     }
@@ -303,10 +311,13 @@ impl Outbox {
     }
 
     /// Moves every queued frame to `into` for writing; `false` if none was queued.
+    #[inline]
     pub(crate) fn take(&self, into: &mut VecDeque<OutFrame>) -> bool {
-        if !self.has(flags::QUEUED) {
-            return false;
-        }
+        // Inlined into the task, which looks on every step: mostly there is nothing.
+        self.has(flags::QUEUED) && self.take_queued(into)
+    }
+
+    fn take_queued(&self, into: &mut VecDeque<OutFrame>) -> bool {
         let mut state = self.lock();
         self.flags.fetch_and(!flags::QUEUED, Ordering::AcqRel);
         state.pongs = WaitingPongs::default();
@@ -321,6 +332,7 @@ impl Outbox {
 
     /// The task is about to sleep: from now on a push wakes it. Returns `false` (stay
     /// awake and take them) if frames were queued since the last [`take`](Outbox::take).
+    #[inline]
     pub(crate) fn park(&self) -> bool {
         let before = self.flags.fetch_or(flags::SLEEPING, Ordering::AcqRel);
         if before & flags::QUEUED != 0 {
@@ -332,6 +344,7 @@ impl Outbox {
 
     /// The task runs and will look for frames before it sleeps again: pushes need not
     /// wake it.
+    #[inline]
     pub(crate) fn unpark(&self) {
         // Only the task sets or clears the bit, so a plain look tells whether it is set.
         if self.has(flags::SLEEPING) {
@@ -340,6 +353,7 @@ impl Outbox {
     }
 
     /// `bytes` of taken frames were written: that much room is free again.
+    #[inline]
     pub(crate) fn written(&self, bytes: usize) {
         self.bytes.fetch_sub(bytes, Ordering::AcqRel);
         if self.backpressure.slow_consumer() == SlowConsumer::Wait {
@@ -348,11 +362,13 @@ impl Outbox {
     }
 
     /// Bytes queued or being written.
+    #[inline]
     pub(crate) fn queued_bytes(&self) -> usize {
         self.bytes.load(Ordering::Acquire)
     }
 
     /// The close, slow consumer and abort flags, in one look.
+    #[inline]
     pub(crate) fn news(&self) -> News {
         let flags = self.flags.load(Ordering::Acquire);
         News {
@@ -363,16 +379,19 @@ impl Outbox {
     }
 
     /// Whether a frame overflowed the queue under the close policy.
+    #[inline]
     pub(crate) fn is_slow(&self) -> bool {
         self.has(flags::SLOW)
     }
 
     /// Whether a close frame has been queued.
+    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.has(flags::CLOSING)
     }
 
     /// Whether the server stopped the connection.
+    #[inline]
     pub(crate) fn is_aborted(&self) -> bool {
         self.has(flags::ABORTED)
     }

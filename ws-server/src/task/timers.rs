@@ -1,5 +1,8 @@
 //! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle, adding
 //! its counts to the metrics) behind one tokio timer, set for the earliest.
+//!
+//! What the task calls on every message is `#[inline]`: the task is compiled in the user's
+//! crate.
 
 use std::{
     future::Future,
@@ -85,6 +88,7 @@ impl Timers {
     }
 
     /// A message arrived: the connection is not idle (noted only if that is checked).
+    #[inline]
     pub(crate) fn message_received(&mut self) {
         if self.idle_check.is_some() {
             self.last_message = Instant::now();
@@ -92,6 +96,7 @@ impl Timers {
     }
 
     /// Something was counted: it reaches the metrics within the tally period.
+    #[inline]
     pub(crate) fn counted(&mut self) {
         if self.tally.is_none() {
             self.tally = Some(Instant::now() + TALLY_PERIOD);
@@ -143,6 +148,7 @@ impl Timers {
     }
 
     /// Ready when the earliest deadline has come.
+    #[inline]
     pub(crate) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let Some(deadline) = self.next else {
             return Poll::Pending;
