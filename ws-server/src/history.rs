@@ -264,16 +264,18 @@ impl Span {
     }
 }
 
+/// The offset of entry `ms-seq` in epoch `epoch`, for tests.
+#[cfg(test)]
+pub(crate) fn offset(epoch: u64, ms: u64, seq: u64) -> Offset {
+    Offset {
+        epoch,
+        id: StreamId { ms, seq },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn offset(epoch: u64, ms: u64, seq: u64) -> Offset {
-        Offset {
-            epoch,
-            id: StreamId { ms, seq },
-        }
-    }
 
     fn span(epoch: Option<u64>, ids: &[u64]) -> Span {
         let id = |ms| StreamId { ms, seq: 0 };

@@ -350,14 +350,7 @@ fn is_after(offset: &Offset, after: Option<&Offset>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::StreamId;
-
-    fn offset(epoch: u64, ms: u64, seq: u64) -> Offset {
-        Offset {
-            epoch,
-            id: StreamId { ms, seq },
-        }
-    }
+    use crate::history::offset;
 
     #[test]
     fn held_messages_after_what_was_sent_go_out() {
