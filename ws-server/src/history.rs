@@ -262,6 +262,16 @@ impl Span {
             }
         }
     }
+
+    /// The messages after `since`, with their offsets, in order: those a
+    /// [`Recovered`](Recovery::Recovered) outcome counts as missed.
+    pub(crate) fn missed_since(self, since: Offset) -> impl Iterator<Item = (Offset, Message)> {
+        // The first entry is `since` itself.
+        self.entries
+            .into_iter()
+            .skip(1)
+            .map(move |(id, message)| (Offset { id, ..since }, message))
+    }
 }
 
 /// The offset of entry `ms-seq` in epoch `epoch`, for tests.

@@ -457,8 +457,7 @@ async fn resume_histories(client: &Client, hub: &dyn Inbound, subscribed: &HashS
         let span = streams::range(&mut redis, &topic, Some(last.id), max_len + 1, None).await;
         match span.map(|span| (span.outcome(Some(&last)).0, span)) {
             Ok((Recovery::Recovered { missed }, span)) => {
-                for (id, message) in span.entries.into_iter().skip(1) {
-                    let offset = crate::Offset { id, ..last };
+                for (offset, message) in span.missed_since(last) {
                     let recorded = super::Recorded {
                         offset,
                         except: None,

@@ -11,12 +11,17 @@
 //! arrives later is newer than all it was sent. Holding, finishing and delivering take
 //! one lock, so a message is either held or delivered to the joined connection.
 
-use std::{collections::HashMap, io, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    io,
+    sync::{Arc, MutexGuard},
+    time::Duration,
+};
 
 use tokio::sync::oneshot;
 use tracing::debug;
 
-use super::{ConnId, Connection, Delivery, Hub, inbound::MAX_BACKLOG, topics::Change};
+use super::{ConnId, Connection, Delivery, Hub, inbound::MAX_BACKLOG};
 use crate::{
     History, Message, Offset, Recovery,
     backplane::{Recorded, Scope},
@@ -121,12 +126,11 @@ impl Hub {
             .range(topic, from, count, conn.id().as_u64())
             .await?;
         let (recovery, after) = span.outcome(since);
-        if let (Recovery::Recovered { missed }, Some(since)) = (recovery, since) {
+        if let (Recovery::Recovered { .. }, Some(since)) = (recovery, since) {
             // Waits for room as the connection's policy says: a recovery is a burst, and
             // the messages held meanwhile wait behind it.
-            for (id, message) in &span.entries[span.entries.len() - missed..] {
-                let offset = Offset { id: *id, ..*since };
-                let out = Outgoing::new(history.present(&offset, message.clone()));
+            for (offset, message) in span.missed_since(*since) {
+                let out = Outgoing::new(history.present(&offset, message));
                 let _ = conn.outbox().push(&out).await;
             }
         }
@@ -136,9 +140,7 @@ impl Hub {
                 return Err(io::Error::other("catching up was cut short"));
             };
             if let Stage::Marked = catch_up.stage {
-                let change = self.join(&mut catch_ups, topic, conn.id(), after.as_ref());
-                drop(catch_ups);
-                self.topics_changed(change);
+                self.join(catch_ups, topic, conn.id(), after.as_ref());
                 catching_up.finished = true;
                 return Ok(recovery);
             }
@@ -175,9 +177,7 @@ impl Hub {
                 recovery,
                 done,
             } => {
-                let change = self.join(&mut catch_ups, topic, conn, after.as_ref());
-                drop(catch_ups);
-                self.topics_changed(change);
+                self.join(catch_ups, topic, conn, after.as_ref());
                 let _ = done.send(recovery);
             }
             Stage::Waiting | Stage::Marked => {}
@@ -185,16 +185,16 @@ impl Hub {
     }
 
     /// Sends `conn` what was held for it after `after`, and makes it a subscriber of
-    /// `topic`.
+    /// `topic`; the backplane follows once the catch-ups' lock is released.
     fn join(
         &self,
-        catch_ups: &mut CatchUps,
+        mut catch_ups: MutexGuard<'_, CatchUps>,
         topic: &str,
         conn: ConnId,
         after: Option<&Offset>,
-    ) -> Change {
-        let Some(CatchUp { conn, held, .. }) = take(catch_ups, topic, conn) else {
-            return Change::None;
+    ) {
+        let Some(CatchUp { conn, held, .. }) = take(&mut catch_ups, topic, conn) else {
+            return;
         };
         for (offset, out) in held {
             if is_after(&offset, after) {
@@ -202,7 +202,9 @@ impl Hub {
             }
         }
         debug!(conn = %conn.id(), topic, "subscribed from the history");
-        self.topics.subscribe(&conn, topic)
+        let change = self.topics.subscribe(&conn, topic);
+        drop(catch_ups);
+        self.topics_changed(change);
     }
 
     /// Delivers a message of a topic with history to its subscribers, holding it for
@@ -249,7 +251,7 @@ impl Hub {
     fn advance(&self, topic: &str, offset: Offset) -> bool {
         let mut positions = lock(&self.positions);
         match positions.get_mut(topic) {
-            Some(last) if last.epoch == offset.epoch && offset.id <= last.id => false,
+            Some(last) if !is_after(&offset, Some(last)) => false,
             Some(last) => {
                 *last = offset;
                 true
