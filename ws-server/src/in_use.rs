@@ -9,26 +9,34 @@ use std::sync::{
 
 /// The count of one HTTP connection.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct InUse(Arc<AtomicUsize>, Arc<AtomicBool>);
+pub(crate) struct InUse(Arc<Counts>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    /// Requests in progress and WebSockets open.
+    users: AtomicUsize,
+    /// The connection speaks HTTP/2 (a request came in over it).
+    http2: AtomicBool,
+}
 
 impl InUse {
     /// The connection speaks HTTP/2 (a request came in over it).
     pub(crate) fn mark_http2(&self) {
-        self.1.store(true, Ordering::Release);
+        self.0.http2.store(true, Ordering::Release);
     }
 
     pub(crate) fn is_http2(&self) -> bool {
-        self.1.load(Ordering::Acquire)
+        self.0.http2.load(Ordering::Acquire)
     }
 
     /// One more user, until the returned guard (and every clone of it) is dropped.
     pub(crate) fn enter(&self) -> InUseGuard {
-        self.0.fetch_add(1, Ordering::AcqRel);
+        self.0.users.fetch_add(1, Ordering::AcqRel);
         InUseGuard(Arc::new(Leave(self.0.clone())))
     }
 
     pub(crate) fn is_idle(&self) -> bool {
-        self.0.load(Ordering::Acquire) == 0
+        self.0.users.load(Ordering::Acquire) == 0
     }
 }
 
@@ -39,11 +47,11 @@ impl InUse {
 pub(crate) struct InUseGuard(#[allow(dead_code)] Arc<Leave>);
 
 #[derive(Debug)]
-struct Leave(Arc<AtomicUsize>);
+struct Leave(Arc<Counts>);
 
 impl Drop for Leave {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.users.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
