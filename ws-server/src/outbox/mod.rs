@@ -150,7 +150,6 @@ impl Outbox {
     }
 
     /// The connection's series.
-    #[inline]
     pub(crate) fn metrics(&self) -> &ConnectionMetrics {
         &self.metrics
     }
@@ -362,7 +361,6 @@ impl Outbox {
     }
 
     /// Bytes queued or being written.
-    #[inline]
     pub(crate) fn queued_bytes(&self) -> usize {
         self.bytes.load(Ordering::Acquire)
     }
@@ -379,19 +377,16 @@ impl Outbox {
     }
 
     /// Whether a frame overflowed the queue under the close policy.
-    #[inline]
     pub(crate) fn is_slow(&self) -> bool {
         self.has(flags::SLOW)
     }
 
     /// Whether a close frame has been queued.
-    #[inline]
     pub(crate) fn is_closing(&self) -> bool {
         self.has(flags::CLOSING)
     }
 
     /// Whether the server stopped the connection.
-    #[inline]
     pub(crate) fn is_aborted(&self) -> bool {
         self.has(flags::ABORTED)
     }
