@@ -15,7 +15,7 @@ use std::{
     mem,
     sync::{
         Mutex, MutexGuard,
-        atomic::{AtomicU8, AtomicUsize, Ordering},
+        atomic::{AtomicU16, AtomicUsize, Ordering},
     },
     task::Waker,
 };
@@ -76,21 +76,34 @@ impl Offer {
 /// stays awake and takes the frame. The frames themselves are under the lock.
 mod flags {
     /// Frames are queued that the task has not taken.
-    pub(super) const QUEUED: u8 = 1 << 0;
+    pub(super) const QUEUED: u16 = 1 << 0;
     /// The task is parked: a push must wake it.
-    pub(super) const SLEEPING: u8 = 1 << 1;
+    pub(super) const SLEEPING: u16 = 1 << 1;
     /// A close frame is queued (set under the lock): nothing more is accepted.
-    pub(super) const CLOSING: u8 = 1 << 2;
+    pub(super) const CLOSING: u16 = 1 << 2;
     /// A frame overflowed the queue under the close policy (set under the lock).
-    pub(super) const SLOW: u8 = 1 << 3;
+    pub(super) const SLOW: u16 = 1 << 3;
     /// The server stopped the connection: end at once.
-    pub(super) const ABORTED: u8 = 1 << 4;
+    pub(super) const ABORTED: u16 = 1 << 4;
+    /// Pongs are queued that the task has not taken (set under the lock).
+    pub(super) const PONGS: u16 = 1 << 6;
+    /// Constant: the wait policy, whose senders are told when room frees.
+    pub(super) const WAIT: u16 = 1 << 7;
+    /// Constant: messages are compressed.
+    pub(super) const DEFLATE: u16 = 1 << 8;
+    /// The connection's timer fired since the task last looked.
+    pub(super) const ALARM: u16 = 1 << 5;
 }
 
 /// A connection's outgoing frames: queued by any handle, taken and written by its task.
+///
+/// Laid out so that a message touches one cache line of it (the flags, the byte count,
+/// the lock and the queue, in order, then what is rarely used): with many connections,
+/// each message finds its connection's state out of cache.
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct Outbox {
-    flags: AtomicU8,
+    flags: AtomicU16,
     /// Bytes queued or taken by the task and not yet written.
     bytes: AtomicUsize,
     state: Mutex<State>,
@@ -103,12 +116,13 @@ pub(crate) struct Outbox {
 }
 
 #[derive(Debug, Default)]
+#[repr(C)]
 struct State {
     frames: VecDeque<OutFrame>,
-    pongs: WaitingPongs,
-    close: Option<CloseStatus>,
     /// Messages queued since the task last [took the count](Outbox::take_sent_count).
     sent: u64,
+    pongs: WaitingPongs,
+    close: Option<CloseStatus>,
     /// The connection's task, registered once (again only if its waker changes): woken
     /// for frames while it sleeps, and for a close, a slow consumer or an abort whatever it
     /// is doing.
@@ -140,7 +154,12 @@ impl Outbox {
     ) -> Outbox {
         Outbox {
             metrics: ConnectionMetrics::new(resource, backpressure.slow_consumer()),
-            flags: AtomicU8::new(0),
+            flags: AtomicU16::new(
+                match backpressure.slow_consumer() {
+                    SlowConsumer::Wait => flags::WAIT,
+                    SlowConsumer::Close | SlowConsumer::Drop => 0,
+                } | if deflate.is_some() { flags::DEFLATE } else { 0 },
+            ),
             bytes: AtomicUsize::new(0),
             state: Mutex::default(),
             deflate,
@@ -156,6 +175,10 @@ impl Outbox {
 
     #[inline]
     pub(super) fn deflate(&self) -> Option<&SendDeflate> {
+        // The flag lies on the line a send touches anyway.
+        if !self.has(flags::DEFLATE) {
+            return None;
+        }
         self.deflate.as_ref()
     }
 
@@ -164,13 +187,13 @@ impl Outbox {
     }
 
     #[inline]
-    fn has(&self, flag: u8) -> bool {
+    fn has(&self, flag: u16) -> bool {
         self.flags.load(Ordering::Acquire) & flag != 0
     }
 
     /// Sets `flag` (a close, a slow consumer, an abort) and wakes the task, whatever it is
     /// doing: it must notice.
-    fn raise(&self, state: &State, flag: u8) {
+    fn raise(&self, state: &State, flag: u16) {
         self.flags.fetch_or(flag, Ordering::AcqRel);
         state.wake_task();
     }
@@ -263,6 +286,7 @@ impl Outbox {
             count: state.pongs.count + 1,
             last: state.frames.len(),
         };
+        self.flags.fetch_or(flags::PONGS, Ordering::AcqRel);
         self.enqueue(&mut state, pong);
         true
     }
@@ -318,8 +342,12 @@ impl Outbox {
 
     fn take_queued(&self, into: &mut VecDeque<OutFrame>) -> bool {
         let mut state = self.lock();
-        self.flags.fetch_and(!flags::QUEUED, Ordering::AcqRel);
-        state.pongs = WaitingPongs::default();
+        let before = self
+            .flags
+            .fetch_and(!(flags::QUEUED | flags::PONGS), Ordering::AcqRel);
+        if before & flags::PONGS != 0 {
+            state.pongs = WaitingPongs::default();
+        }
         if into.is_empty() {
             // The usual case (the task takes once all it holds is written): trade queues.
             mem::swap(into, &mut state.frames);
@@ -355,7 +383,7 @@ impl Outbox {
     #[inline]
     pub(crate) fn written(&self, bytes: usize) {
         self.bytes.fetch_sub(bytes, Ordering::AcqRel);
-        if self.backpressure.slow_consumer() == SlowConsumer::Wait {
+        if self.has(flags::WAIT) {
             self.room.notify_waiters();
         }
     }
@@ -408,6 +436,24 @@ impl Outbox {
     /// The close this side queued, if any.
     pub(crate) fn close_status(&self) -> Option<CloseStatus> {
         self.lock().close.clone()
+    }
+
+    /// The connection's timer fired: wakes the task, which finds out why with
+    /// [`take_alarm`](Self::take_alarm). The timer rings here rather than waking the task
+    /// itself because the task looks at this word on every wake anyway, while the timer
+    /// lies apart, on a line that is cold by the next message when there are many
+    /// connections.
+    pub(crate) fn ring_alarm(&self) {
+        let state = self.lock();
+        self.raise(&state, flags::ALARM);
+    }
+
+    /// Whether the timer fired since the last call.
+    #[inline]
+    pub(crate) fn take_alarm(&self) -> bool {
+        // Only the task clears the bit, so a plain look tells whether it is set.
+        self.has(flags::ALARM)
+            && self.flags.fetch_and(!flags::ALARM, Ordering::AcqRel) & flags::ALARM != 0
     }
 
     /// Tells the task to stop at once.

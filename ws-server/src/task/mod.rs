@@ -14,7 +14,8 @@ use std::{
     io,
     panic::{AssertUnwindSafe, catch_unwind},
     pin::{Pin, pin},
-    task::{Context, Poll, Waker},
+    sync::Arc,
+    task::{Context, Poll, Wake, Waker},
     time::Duration,
 };
 
@@ -70,6 +71,7 @@ where
     span.in_scope(|| info!(?http, "connection opened"));
     conn.server().hub().register(&conn);
     conn.outbox().metrics().opened();
+    let alarm = Waker::from(Arc::new(Alarm(conn.clone())));
     let mut task = Task {
         io,
         rbuf: BytesMut::from(&early[..]),
@@ -77,7 +79,7 @@ where
         writer: Writer::default(),
         conn,
         close_timeout: settings.close_timeout,
-        timers: Timers::new(settings.heartbeat),
+        timers: Timers::new(settings.heartbeat, alarm),
         phase: Phase::Open,
         waker: None,
         tally: Tally {
@@ -147,6 +149,19 @@ impl Phase {
     }
 }
 
+/// What a connection's timer wakes: the alarm bit in its outbox, which wakes the task.
+struct Alarm(Connection);
+
+impl Wake for Alarm {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.outbox().ring_alarm();
+    }
+}
+
 /// A callback panicked.
 struct Panicked;
 
@@ -186,19 +201,22 @@ enum Step {
     Timer,
 }
 
+/// What a message touches comes first, in order (`repr(C)`): with many connections, each
+/// message finds its task out of cache, and fewer lines to fetch make it cheaper.
+#[repr(C)]
 struct Task<S> {
     io: S,
     rbuf: BytesMut,
     writer: Writer,
     conn: Connection,
-    phase: Phase,
     /// The waker given to the outbox, to register again only if it changes.
     waker: Option<Waker>,
+    phase: Phase,
+    /// Counted, not yet in the metrics.
+    tally: Tally,
     timers: Timers,
     decoder: Decoder,
     close_timeout: Duration,
-    /// Counted, not yet in the metrics.
-    tally: Tally,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
@@ -271,7 +289,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
             }
             // About to sleep. Reads are cooperative (tokio's budget), so even a peer that
             // never stops sending leaves the task to come here now and then.
-            if self.timers.poll_due(cx).is_ready() {
+            if self.poll_timers().is_ready() {
                 return Poll::Ready(Err(Step::Timer));
             }
             if self.sleeps() {
@@ -339,7 +357,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
                 let step = match self.poll_background(cx) {
                     Poll::Ready(step) => step,
                     Poll::Pending if polled.is_ready() => break,
-                    Poll::Pending if self.timers.poll_due(cx).is_ready() => Step::Timer,
+                    Poll::Pending if self.poll_timers().is_ready() => Step::Timer,
                     Poll::Pending if self.sleeps() => break,
                     Poll::Pending => continue,
                 };
@@ -397,6 +415,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Task<S> {
             self.waker = Some(cx.waker().clone());
         }
         self.conn.outbox().unpark();
+    }
+
+    /// Ready when a deadline has come.
+    fn poll_timers(&mut self) -> Poll<()> {
+        self.timers.poll_due(self.conn.outbox().take_alarm())
     }
 
     /// Writes what is queued until everything is written or the socket is full; `Flushed`

@@ -1,5 +1,8 @@
 //! A connection's deadlines (close handshake, slow-consumer grace, heartbeat, idle, adding
-//! its counts to the metrics) behind one tokio timer, set for the earliest.
+//! its counts to the metrics) behind one tokio timer, set for the earliest. The timer wakes
+//! an alarm rather than the task, and the task looks at its timer only once the alarm rang:
+//! the timer lies apart from the task, on a line that is cold by the next message when
+//! there are many connections.
 //!
 //! What the task calls on every message is `#[inline]`: the task is compiled in the user's
 //! crate.
@@ -44,16 +47,23 @@ struct Timer {
     /// Boxed, so that an idle connection's task stays small.
     sleep: Pin<Box<Sleep>>,
     set_for: Instant,
-    /// The waker the timer was polled with since it was set, if any.
-    waker: Option<Waker>,
 }
 
+/// What every message touches comes first (`repr(C)`), as in the task.
+#[repr(C)]
 pub(crate) struct Timers {
+    /// When the counts not yet added to the metrics must be.
+    tally: Option<Instant>,
+    /// When to check for idleness next.
+    idle_check: Option<Instant>,
+    last_message: Instant,
     /// The earliest deadline, kept up to date by every change.
     next: Option<Instant>,
     /// Made when a deadline first comes up (a connection without any owns no timer), and
     /// set for `next`.
     timer: Option<Timer>,
+    /// What the timer wakes when it fires.
+    alarm: Waker,
     heartbeat: Heartbeat,
     close: Option<Instant>,
     grace: Option<Instant>,
@@ -61,19 +71,15 @@ pub(crate) struct Timers {
     ping: Option<Instant>,
     /// When the ping sent last must have been answered.
     pong: Option<Instant>,
-    /// When to check for idleness next.
-    idle_check: Option<Instant>,
-    last_message: Instant,
-    /// When the counts not yet added to the metrics must be.
-    tally: Option<Instant>,
 }
 
 impl Timers {
-    pub(crate) fn new(heartbeat: Heartbeat) -> Timers {
+    pub(crate) fn new(heartbeat: Heartbeat, alarm: Waker) -> Timers {
         let now = Instant::now();
         let mut timers = Timers {
             next: None,
             timer: None,
+            alarm,
             heartbeat,
             close: None,
             grace: None,
@@ -132,7 +138,8 @@ impl Timers {
         self.close.unwrap_or_else(Instant::now)
     }
 
-    /// Recomputes the earliest deadline; called by everything that changes one.
+    /// Recomputes the earliest deadline and sets the timer for it; called by everything
+    /// that changes one.
     fn update(&mut self) {
         self.next = [
             self.close,
@@ -145,42 +152,47 @@ impl Timers {
         .into_iter()
         .flatten()
         .min();
+        let Some(deadline) = self.next else {
+            return;
+        };
+        match &mut self.timer {
+            Some(timer) if timer.set_for == deadline => return,
+            Some(timer) => {
+                timer.sleep.as_mut().reset(deadline);
+                timer.set_for = deadline;
+            }
+            None => {
+                self.timer = Some(Timer {
+                    sleep: Box::pin(sleep_until(deadline)),
+                    set_for: deadline,
+                });
+            }
+        }
+        // Polled now, so that it rings the alarm when it fires; rung at once if the
+        // deadline has passed already.
+        if self.poll_timer().is_ready() {
+            self.alarm.wake_by_ref();
+        }
     }
 
-    /// Ready when the earliest deadline has come.
+    /// Ready when the earliest deadline has come. `rang`: the alarm rang since the last
+    /// call; until it does, no deadline has come.
     #[inline]
-    pub(crate) fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.next else {
+    pub(crate) fn poll_due(&mut self, rang: bool) -> Poll<()> {
+        if !rang || self.next.is_none() {
             return Poll::Pending;
-        };
-        let timer = self.timer.get_or_insert_with(|| Timer {
-            sleep: Box::pin(sleep_until(deadline)),
-            set_for: deadline,
-            waker: None,
-        });
-        if timer.set_for != deadline {
-            timer.sleep.as_mut().reset(deadline);
-            timer.set_for = deadline;
-            timer.waker = None;
         }
-        // Polled with this task's waker since it was set: the timer wakes the task when it
-        // fires, and a look at it is enough (polling a timer costs more, on every step).
-        if timer
-            .waker
-            .as_ref()
-            .is_some_and(|waker| waker.will_wake(cx.waker()))
-        {
-            return if timer.sleep.is_elapsed() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            };
+        self.poll_timer()
+    }
+
+    fn poll_timer(&mut self) -> Poll<()> {
+        match &mut self.timer {
+            Some(timer) => timer
+                .sleep
+                .as_mut()
+                .poll(&mut Context::from_waker(&self.alarm)),
+            None => Poll::Pending,
         }
-        let due = timer.sleep.as_mut().poll(cx);
-        if due.is_pending() {
-            timer.waker = Some(cx.waker().clone());
-        }
-        due
     }
 
     /// Handles every deadline that has passed: returns what is due.
