@@ -74,6 +74,9 @@ impl Offer {
 /// earlier. A push sets `QUEUED` and the task's [`park`](Outbox::park) sets `SLEEPING`;
 /// whichever comes second sees the other's bit: the push then wakes the task, or the task
 /// stays awake and takes the frame. The frames themselves are under the lock.
+///
+/// `WAIT` and `DEFLATE` never change: they are here because a message reads this word
+/// anyway, where the policy and the compression settings lie on other cache lines.
 mod flags {
     /// Frames are queued that the task has not taken.
     pub(super) const QUEUED: u16 = 1 << 0;
@@ -85,21 +88,22 @@ mod flags {
     pub(super) const SLOW: u16 = 1 << 3;
     /// The server stopped the connection: end at once.
     pub(super) const ABORTED: u16 = 1 << 4;
-    /// Pongs are queued that the task has not taken (set under the lock).
-    pub(super) const PONGS: u16 = 1 << 6;
-    /// Constant: the wait policy, whose senders are told when room frees.
-    pub(super) const WAIT: u16 = 1 << 7;
-    /// Constant: messages are compressed.
-    pub(super) const DEFLATE: u16 = 1 << 8;
     /// The connection's timer fired since the task last looked.
     pub(super) const ALARM: u16 = 1 << 5;
+    /// Pongs are queued that the task has not taken (set under the lock).
+    pub(super) const PONGS: u16 = 1 << 6;
+    /// The wait policy: senders wait for room, and are told when bytes drain.
+    pub(super) const WAIT: u16 = 1 << 7;
+    /// Messages are compressed.
+    pub(super) const DEFLATE: u16 = 1 << 8;
 }
 
 /// A connection's outgoing frames: queued by any handle, taken and written by its task.
 ///
-/// Laid out so that a message touches one cache line of it (the flags, the byte count,
-/// the lock and the queue, in order, then what is rarely used): with many connections,
-/// each message finds its connection's state out of cache.
+/// Laid out (`repr(C)`, from a line's start) so that a message touches one cache line of
+/// it: the flags, the byte count, the lock and the queue, in order; what is rarely used
+/// comes after. With many connections each message finds its connection's state out of
+/// cache, and every line it fetches costs.
 #[derive(Debug)]
 #[repr(C, align(64))]
 pub(crate) struct Outbox {

@@ -97,3 +97,25 @@ fn control_frames_keep_within_the_bound_whatever_the_order() {
         }
     }
 }
+
+/// What a message touches (the flags, the byte count, the lock, the queue and its count)
+/// lies on the outbox's first cache line, as its layout means it to.
+#[test]
+fn a_message_touches_one_line_of_the_outbox() {
+    let outbox = Outbox::new("/test", Backpressure::DEFAULT, None);
+    let start = std::ptr::from_ref(&outbox).addr();
+    assert_eq!(start % 64, 0, "the outbox starts a line");
+    let end_of = |field: usize, len: usize| field - start + len;
+    let state = outbox.lock();
+    let lock = std::ptr::from_ref(&outbox.state).addr();
+    // The lock's word comes before what it guards (std lays it out so today).
+    assert!(std::ptr::from_ref(&*state).addr() - lock >= 4);
+    let hot = [
+        end_of(std::ptr::from_ref(&outbox.flags).addr(), 2),
+        end_of(std::ptr::from_ref(&outbox.bytes).addr(), 8),
+        end_of(lock, 4),
+        end_of(std::ptr::from_ref(&state.frames).addr(), 32),
+        end_of(std::ptr::from_ref(&state.sent).addr(), 8),
+    ];
+    assert!(hot.iter().all(|&end| end <= 64), "ends at {hot:?}");
+}
