@@ -432,9 +432,17 @@ impl Outbox {
     /// `in_flight` is what the task still holds.
     pub(crate) fn drop_queued(&self, in_flight: usize) {
         let mut state = self.lock();
-        state.frames = VecDeque::new();
-        state.pongs = WaitingPongs::default();
+        drop(self.empty(&mut state));
         self.bytes.store(in_flight, Ordering::Release);
+    }
+
+    /// Takes every frame not taken by the task, leaving nothing queued (and the flags
+    /// saying so). The task's [`take`](Self::take) is the other way frames leave.
+    fn empty(&self, state: &mut State) -> VecDeque<OutFrame> {
+        self.flags
+            .fetch_and(!(flags::QUEUED | flags::PONGS), Ordering::AcqRel);
+        state.pongs = WaitingPongs::default();
+        mem::take(&mut state.frames)
     }
 
     /// The close this side queued, if any.
@@ -469,8 +477,7 @@ impl Outbox {
     /// The connection is gone: refuse every later send and free what is queued.
     pub(crate) fn shut(&self) {
         let mut state = self.lock();
-        let frames = mem::take(&mut state.frames);
-        state.pongs = WaitingPongs::default();
+        let frames = self.empty(&mut state);
         self.bytes.store(0, Ordering::Release);
         if state.close.is_none() {
             state.close = Some((CloseCode::ABNORMAL, String::new()));
